@@ -1,0 +1,74 @@
+"""The normalised data model shared by every layer (frozen, hashable, cheap)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Label value used for the region of APIs that are not regional (Savings Plans).
+GLOBAL_REGION = "global"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One AWS account the exporter reads, with how to reach it.
+
+    ``account_id`` is ``None`` until it is known (own credentials and profiles
+    learn it from ``sts:GetCallerIdentity``).
+    """
+
+    name: str
+    account_id: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = field(default=None, repr=False)
+    session_name: str = "aws-reservation-exporter"
+    session_duration: int = 3600
+    profile: str | None = None
+    via: str | None = None
+    regions: tuple[str, ...] | None = None  # None: the config's default; ("all",): discover
+    services: tuple[str, ...] | None = None  # None: the config's default
+    source: str = "static"  # static | organizations
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The unit of refresh work: one listing call (plus its pages)."""
+
+    account: str
+    account_id: str
+    region: str
+    service: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """One reservation, normalised across services. Times are Unix seconds (UTC)."""
+
+    reservation_id: str
+    state: str  # the API's own string, verbatim
+    start: float
+    end: float
+    instance_count: int | None = None  # None for Savings Plans
+    instance_type: str = ""
+    product: str = ""
+    offering_type: str = ""
+    scope: str = ""
+    availability_zone: str = ""
+    multi_az: str = ""  # "true" / "false" / "" where the API has no such field
+    plan_type: str = ""
+    hourly_cost: float | None = None
+    upfront_cost: float | None = None
+    currency: str = "USD"
+    region: str | None = None  # overrides the target's region (Savings Plans)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetResult:
+    """What the snapshot store keeps per target: the last good data plus status."""
+
+    target: Target
+    reservations: tuple[Reservation, ...]
+    success: bool
+    last_attempt: float
+    duration: float
+    last_success: float | None = None
+    error_reason: str | None = None  # denied | throttled | timeout | malformed | error
