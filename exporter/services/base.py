@@ -31,16 +31,18 @@ class Meaning(enum.Enum):
 
 # Shared meaning of the state strings the AWS APIs use. Services add their own
 # spellings (Redshift's pending-payment, exchanging) in their module.
-COMMON_STATES: Mapping[str, Meaning] = MappingProxyType({
-    "active": Meaning.LIVE,
-    "payment-pending": Meaning.LIVE,
-    "queued": Meaning.LIVE,
-    "pending-return": Meaning.LIVE,
-    "retired": Meaning.RETIRED,
-    "payment-failed": Meaning.DROPPED,
-    "queued-deleted": Meaning.DROPPED,
-    "returned": Meaning.DROPPED,
-})
+COMMON_STATES: Mapping[str, Meaning] = MappingProxyType(
+    {
+        "active": Meaning.LIVE,
+        "payment-pending": Meaning.LIVE,
+        "queued": Meaning.LIVE,
+        "pending-return": Meaning.LIVE,
+        "retired": Meaning.RETIRED,
+        "payment-failed": Meaning.DROPPED,
+        "queued-deleted": Meaning.DROPPED,
+        "returned": Meaning.DROPPED,
+    }
+)
 
 
 class Pagination(enum.Enum):
@@ -190,8 +192,11 @@ def meaning_of(spec: ServiceSpec, state: str) -> tuple[Meaning, bool]:
         first = (spec.name, state) not in _unknown_seen
         _unknown_seen.add((spec.name, state))
     if first:
-        log.warning("service %s returned unknown reservation state %r; exporting it as live",
-                    spec.name, state)
+        log.warning(
+            "service %s returned unknown reservation state %r; exporting it as live",
+            spec.name,
+            state,
+        )
     return Meaning.LIVE, True
 
 
