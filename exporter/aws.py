@@ -118,7 +118,7 @@ class ClientFactory:
         self._on_session = on_session
         self._mfa_prompter = mfa_prompter
         self._lock = threading.Lock()
-        self._sessions: dict[Account, AccountSession] = {}
+        self._sessions: dict[tuple[object, ...], AccountSession] = {}
         self._own: AccountSession | None = None
         if on_session is not None:
             on_session(self._base)
@@ -143,20 +143,21 @@ class ClientFactory:
         self, account: Account, resolve_via: Callable[[str], Account] | None = None
     ) -> AccountSession:
         """The (cached) session of ``account``; roles are assumed lazily on first use."""
+        key = _session_key(account)
         with self._lock:
-            cached = self._sessions.get(account)
+            cached = self._sessions.get(key)
         if cached is not None:
             return cached
         built = self._build(account, resolve_via)
         with self._lock:
-            return self._sessions.setdefault(account, built)
+            return self._sessions.setdefault(key, built)
 
-    def forget_except(self, keep: set[Account]) -> None:
+    def forget_except(self, keep: list[Account]) -> None:
         """Drop sessions of accounts no longer configured or discovered."""
+        wanted = {_session_key(a) for a in keep}
         with self._lock:
-            for account in list(self._sessions):
-                if account not in keep:
-                    del self._sessions[account]
+            for key in [k for k in self._sessions if k not in wanted]:
+                del self._sessions[key]
 
     def _build(
         self, account: Account, resolve_via: Callable[[str], Account] | None
@@ -221,6 +222,19 @@ class ClientFactory:
     def available_regions(self, client_name: str, partition: str) -> list[str]:
         """Regions where botocore knows an endpoint for this service."""
         return self._base.get_available_regions(client_name, partition_name=partition)
+
+
+def _session_key(account: Account) -> tuple[object, ...]:
+    """What identifies an account's credentials (not its resolved id or regions)."""
+    return (
+        account.name,
+        account.role_arn,
+        account.external_id,
+        account.session_name,
+        account.session_duration,
+        account.profile,
+        account.via,
+    )
 
 
 def refresh_windows(duration: int) -> tuple[int, int]:

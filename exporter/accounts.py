@@ -1,0 +1,268 @@
+"""Account sources: static entries, named profiles and Organizations discovery.
+
+Turns the configuration into ``Account`` objects whose ``account_id`` is
+known: from the role ARN, or ``sts:GetCallerIdentity`` for the exporter's own
+credentials and for profiles. Discovery failures keep the last good list.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from exporter.aws import PARTITION_HOME_REGION, ClientFactory, partition_of_arn
+from exporter.model import Account
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PARTITION = "aws"
+REGIONS_TTL = 24 * 3600  # enabled regions change rarely; re-read daily
+
+
+@dataclass(frozen=True)
+class AccountProblem:
+    """An account that could not be resolved this cycle, and why."""
+
+    account: Account
+    error: BaseException
+
+
+class AccountDirectory:
+    """Resolves the accounts of one configuration; cached across cycles."""
+
+    def __init__(
+        self,
+        config: Any,
+        factory: ClientFactory,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.factory = factory
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._own_arn: str | None = None
+        self._ids: dict[str, str] = {}  # profile/own account name -> id
+        self._discovered: list[Account] | None = None
+        self._regions: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self.discovery_ok: bool | None = None
+
+    # -- identity -------------------------------------------------------------
+
+    def own_arn(self) -> str:
+        """The ARN of the exporter's own identity (cached)."""
+        with self._lock:
+            if self._own_arn is not None:
+                return self._own_arn
+        own = self.factory.own()
+        region = PARTITION_HOME_REGION.get(self._configured_partition() or "aws", "us-east-1")
+        sts = self.factory.client(own, "sts", region)
+        arn = sts.get_caller_identity()["Arn"]
+        with self._lock:
+            self._own_arn = arn
+        return arn
+
+    def _configured_partition(self) -> str | None:
+        return self.config.defaults.partition
+
+    def partition(self) -> str:
+        """defaults.partition, else the partition of the exporter's own identity."""
+        configured = self._configured_partition()
+        if configured:
+            return configured
+        try:
+            return partition_of_arn(self.own_arn())
+        except Exception as exc:  # no own credentials: fall back, say so once
+            log.warning("cannot read own identity (%s); assuming partition aws", _short(exc))
+            return DEFAULT_PARTITION
+
+    def resolve_id(self, account: Account) -> Account:
+        """``account`` with ``account_id`` filled in (may call STS once)."""
+        if account.account_id:
+            return account
+        with self._lock:
+            known = self._ids.get(account.name)
+        if known is None:
+            session = self.factory.session_for(account, self.static_by_name)
+            sts = self.factory.client(
+                session, "sts", PARTITION_HOME_REGION.get(session.partition, "us-east-1")
+            )
+            known = sts.get_caller_identity()["Account"]
+            with self._lock:
+                self._ids[account.name] = known
+        return replace(account, account_id=known)
+
+    # -- static accounts ------------------------------------------------------
+
+    def static_accounts(self) -> list[Account]:
+        partition = None
+        accounts = []
+        for entry in self.config.accounts:
+            if entry.role_arn is None and entry.id is not None and partition is None:
+                partition = self.partition()
+            accounts.append(self._from_entry(entry, partition or DEFAULT_PARTITION))
+        return accounts
+
+    def _from_entry(self, entry: Any, partition: str) -> Account:
+        d = self.config.defaults
+        role_arn = self.config.role_arn_for(entry, partition)
+        account_id = entry.id or (role_arn.split(":")[4] if role_arn else None)
+        return Account(
+            name=entry.name,
+            account_id=account_id,
+            role_arn=role_arn,
+            external_id=entry.external_id if entry.external_id is not None else d.external_id,
+            session_name=entry.session_name or d.session_name,
+            session_duration=int(entry.session_duration or d.session_duration),
+            profile=entry.profile,
+            via=entry.via,
+            regions=_tuple_or_none(entry.regions),
+            services=_tuple_or_none(entry.services),
+        )
+
+    def static_by_name(self, name: str) -> Account:
+        for account in self.static_accounts():
+            if account.name == name:
+                return account
+        raise KeyError(name)
+
+    # -- Organizations --------------------------------------------------------
+
+    def discovered_accounts(self) -> list[Account]:
+        """Active member accounts of the organization; last good list on failure."""
+        org = self.config.organizations
+        if not org.enabled:
+            return []
+        try:
+            listed = self._list_organization()
+        except Exception as exc:
+            self.discovery_ok = False
+            log.warning("organizations discovery failed: %s", _short(exc))
+            return list(self._discovered or [])
+        self.discovery_ok = True
+        partition = self.partition()
+        d = self.config.defaults
+        accounts = []
+        for item in listed:
+            account_id, name = item["Id"], item.get("Name") or item["Id"]
+            state = item.get("State") or item.get("Status") or ""
+            if state.upper() != "ACTIVE":
+                continue
+            if not _selected(org.include, org.exclude, name, account_id):
+                continue
+            accounts.append(
+                Account(
+                    name=name,
+                    account_id=account_id,
+                    role_arn=f"arn:{partition}:iam::{account_id}:role/{d.role_name}",
+                    external_id=d.external_id,
+                    session_name=d.session_name,
+                    session_duration=int(d.session_duration),
+                    source="organizations",
+                )
+            )
+        self._discovered = accounts
+        return list(accounts)
+
+    def _list_organization(self) -> list[dict[str, Any]]:
+        org = self.config.organizations
+        if org.role_arn:
+            reader = Account(
+                name="organizations-reader",
+                account_id=org.role_arn.split(":")[4],
+                role_arn=org.role_arn,
+                external_id=self.config.defaults.external_id,
+                session_name=self.config.defaults.session_name,
+            )
+            session = self.factory.session_for(reader)
+            partition = partition_of_arn(org.role_arn)
+        else:
+            session = self.factory.own()
+            partition = self.partition()
+        client = self.factory.client(
+            session, "organizations", PARTITION_HOME_REGION.get(partition, "us-east-1")
+        )
+        items: list[dict[str, Any]] = []
+        for page in client.get_paginator("list_accounts").paginate():
+            items.extend(page.get("Accounts") or ())
+        return items
+
+    # -- everything -----------------------------------------------------------
+
+    def accounts(self) -> tuple[list[Account], list[AccountProblem]]:
+        """All accounts with known ids; static entries win over discovered ones."""
+        resolved: list[Account] = []
+        problems: list[AccountProblem] = []
+        for account in self.static_accounts():
+            try:
+                resolved.append(self.resolve_id(account))
+            except Exception as exc:
+                problems.append(AccountProblem(account, exc))
+        static_ids = {a.account_id for a in resolved}
+        static_ids.update(p.account.account_id for p in problems if p.account.account_id)
+        names = {a.name for a in resolved} | {p.account.name for p in problems}
+        for account in self.discovered_accounts():
+            if account.account_id in static_ids:
+                continue
+            if account.name in names:  # organization names may repeat
+                account = replace(account, name=f"{account.name}-{account.account_id}")
+            names.add(account.name)
+            resolved.append(account)
+        return resolved, problems
+
+    # -- regions --------------------------------------------------------------
+
+    def regions_for(self, account: Account) -> tuple[str, ...]:
+        """The account's regions: explicit, or every region enabled in it ("all")."""
+        regions = account.regions if account.regions is not None else self.config.regions
+        if regions != "all" and tuple(regions) != ("all",):
+            return tuple(regions)
+        now = self.clock()
+        with self._lock:
+            cached = self._regions.get(account.name)
+        if cached is not None and now - cached[0] < REGIONS_TTL:
+            return cached[1]
+        try:
+            session = self.factory.session_for(account, self.static_by_name)
+            ec2 = self.factory.client(
+                session, "ec2", PARTITION_HOME_REGION.get(session.partition, "us-east-1")
+            )
+            listed = tuple(sorted(r["RegionName"] for r in ec2.describe_regions()["Regions"]))
+        except Exception:
+            if cached is not None:
+                log.warning("account %s: cannot list regions; using the last list", account.name)
+                return cached[1]
+            raise
+        with self._lock:
+            self._regions[account.name] = (now, listed)
+        return listed
+
+    def services_for(self, account: Account) -> tuple[str, ...]:
+        if account.services is not None:
+            return account.services
+        return tuple(self.config.services)
+
+
+def _tuple_or_none(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def _selected(include: Sequence[str], exclude: Sequence[str], name: str, account_id: str) -> bool:
+    def matches(patterns: Sequence[str]) -> bool:
+        return any(
+            fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(account_id, p) for p in patterns
+        )
+
+    return matches(include) and not matches(exclude)
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]

@@ -1,0 +1,218 @@
+"""Renders the snapshot as Prometheus text exposition format.
+
+Everything about a reservation except ``days_until_expiry`` is fixed between
+refreshes, so each target's lines are rendered once when its result is stored
+(``prepare``) and a scrape only concatenates them and formats one number per
+reservation. prometheus_client's generic path took 0.67 s at 10k reservations
+and 3.6 s at 50k; this stays O(series) with a small constant. The output is
+checked by promtool and prometheus_client's parser in the tests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from exporter.model import Reservation, Target, TargetResult
+
+IDENTITY_LABELS = ("account", "account_id", "region", "service", "reservation_id")
+TARGET_LABELS = ("account", "account_id", "region", "service")
+INFO_LABELS = (
+    "state",
+    "instance_type",
+    "product",
+    "offering_type",
+    "scope",
+    "availability_zone",
+    "multi_az",
+    "plan_type",
+)
+
+_REFRESHED = "Refreshed from AWS every refresh_interval, not live."
+
+# (name, help) of every family, in output order.
+DAYS = (
+    "aws_reservation_days_until_expiry",
+    "Days until the reservation ends, computed at scrape time; negative after it ended. "
+    + _REFRESHED,
+)
+EXPIRY = ("aws_reservation_expiry_timestamp_seconds", "When the reservation ends. " + _REFRESHED)
+START = ("aws_reservation_start_timestamp_seconds", "When the reservation starts. " + _REFRESHED)
+INSTANCES = (
+    "aws_reservation_instances",
+    "Instances or nodes reserved (not exported for Savings Plans). " + _REFRESHED,
+)
+HOURLY = (
+    "aws_reservation_hourly_cost",
+    "Effective hourly price of the whole reservation: (usage price + hourly recurring "
+    "charges) x count; for Savings Plans the hourly commitment. " + _REFRESHED,
+)
+UPFRONT = (
+    "aws_reservation_upfront_cost",
+    "Upfront (fixed) price paid for the whole reservation. " + _REFRESHED,
+)
+INFO = (
+    "aws_reservation_info",
+    "Descriptive labels of a reservation; state is the API's own string. " + _REFRESHED,
+)
+SUCCESS = (
+    "aws_reservation_refresh_success",
+    "1 if the last refresh attempt of this account/region/service succeeded, else 0.",
+)
+LAST_SUCCESS = (
+    "aws_reservation_refresh_last_success_timestamp_seconds",
+    "When this account/region/service was last refreshed successfully.",
+)
+DURATION = (
+    "aws_reservation_refresh_duration_seconds",
+    "Wall time of the last refresh attempt of this account/region/service.",
+)
+
+STATIC_FAMILIES = (EXPIRY, START, INSTANCES, HOURLY, UPFRONT, INFO)
+HEALTH_FAMILIES = (SUCCESS, LAST_SUCCESS, DURATION)
+
+
+def escape(value: str) -> str:
+    """Escape a label value for the text format."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def labels_text(names: Sequence[str], values: Sequence[str]) -> str:
+    return ",".join(f'{n}="{escape(v)}"' for n, v in zip(names, values, strict=True))
+
+
+def fmt(value: float) -> str:
+    """A sample value as Prometheus parses it."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedTarget:
+    """A target's result with its exposition lines rendered in advance."""
+
+    result: TargetResult
+    static: tuple[str, ...]  # one text block per STATIC_FAMILIES entry
+    health: tuple[str, ...]  # one text block per HEALTH_FAMILIES entry
+    days_prefixes: tuple[str, ...]  # "aws_reservation_days_until_expiry{...} "
+    ends: tuple[float, ...]
+
+
+def _dedupe(reservations: Iterable[Reservation]) -> list[Reservation]:
+    """AWS listing the same id twice must not produce duplicate series."""
+    seen: set[str] = set()
+    unique = []
+    for r in reservations:
+        if r.reservation_id not in seen:
+            seen.add(r.reservation_id)
+            unique.append(r)
+    return unique
+
+
+def prepare(result: TargetResult) -> PreparedTarget:
+    """Render everything about ``result`` that does not depend on scrape time."""
+    target = result.target
+    blocks: dict[str, list[str]] = {name: [] for name, _ in STATIC_FAMILIES}
+    prefixes: list[str] = []
+    ends: list[float] = []
+    for r in _dedupe(result.reservations):
+        identity = labels_text(
+            IDENTITY_LABELS,
+            (
+                target.account,
+                target.account_id,
+                r.region or target.region,
+                target.service,
+                r.reservation_id,
+            ),
+        )
+        prefixes.append(f"{DAYS[0]}{{{identity}}} ")
+        ends.append(r.end)
+        blocks[EXPIRY[0]].append(f"{EXPIRY[0]}{{{identity}}} {fmt(r.end)}\n")
+        blocks[START[0]].append(f"{START[0]}{{{identity}}} {fmt(r.start)}\n")
+        if r.instance_count is not None:
+            blocks[INSTANCES[0]].append(f"{INSTANCES[0]}{{{identity}}} {r.instance_count}\n")
+        money = f'{identity},currency="{escape(r.currency)}"'
+        if r.hourly_cost is not None:
+            blocks[HOURLY[0]].append(f"{HOURLY[0]}{{{money}}} {fmt(r.hourly_cost)}\n")
+        if r.upfront_cost is not None:
+            blocks[UPFRONT[0]].append(f"{UPFRONT[0]}{{{money}}} {fmt(r.upfront_cost)}\n")
+        info = labels_text(
+            INFO_LABELS,
+            (
+                r.state,
+                r.instance_type,
+                r.product,
+                r.offering_type,
+                r.scope,
+                r.availability_zone,
+                r.multi_az,
+                r.plan_type,
+            ),
+        )
+        blocks[INFO[0]].append(f"{INFO[0]}{{{identity},{info}}} 1\n")
+    return PreparedTarget(
+        result=result,
+        static=tuple("".join(blocks[name]) for name, _ in STATIC_FAMILIES),
+        health=_health_blocks(result),
+        days_prefixes=tuple(prefixes),
+        ends=tuple(ends),
+    )
+
+
+def restatus(previous: PreparedTarget, result: TargetResult) -> PreparedTarget:
+    """``previous`` with a new status but the same reservations: no re-rendering."""
+    return PreparedTarget(
+        result=result,
+        static=previous.static,
+        health=_health_blocks(result),
+        days_prefixes=previous.days_prefixes,
+        ends=previous.ends,
+    )
+
+
+def _health_blocks(result: TargetResult) -> tuple[str, ...]:
+    t = result.target
+    lbl = labels_text(TARGET_LABELS, (t.account, t.account_id, t.region, t.service))
+    last = (
+        f"{LAST_SUCCESS[0]}{{{lbl}}} {fmt(result.last_success)}\n"
+        if result.last_success is not None
+        else ""
+    )
+    return (
+        f"{SUCCESS[0]}{{{lbl}}} {1 if result.success else 0}\n",
+        last,
+        f"{DURATION[0]}{{{lbl}}} {fmt(round(result.duration, 6))}\n",
+    )
+
+
+def _header(name: str, help_text: str) -> str:
+    return f"# HELP {name} {help_text}\n# TYPE {name} gauge\n"
+
+
+def render(targets: Sequence[PreparedTarget], now: float) -> str:
+    """The reservation and per-target health families, at time ``now``."""
+    out: list[str] = [_header(*DAYS)]
+    for p in targets:
+        out.extend(
+            f"{prefix}{fmt(round((end - now) / 86400.0, 6))}\n"
+            for prefix, end in zip(p.days_prefixes, p.ends, strict=True)
+        )
+    for index, family in enumerate(STATIC_FAMILIES):
+        out.append(_header(*family))
+        out.extend(p.static[index] for p in targets)
+    for index, family in enumerate(HEALTH_FAMILIES):
+        out.append(_header(*family))
+        out.extend(p.health[index] for p in targets)
+    return "".join(out)
+
+
+def target_key(target: Target) -> tuple[str, str, str, str]:
+    """Stable output order: by account, region, service."""
+    return (target.account, target.account_id, target.region, target.service)

@@ -1,0 +1,334 @@
+"""The refresh loop: every refresh_interval, one task per (account, region,
+service) target on a bounded pool of daemon threads; results go to the store.
+
+Cycles never overlap. A failing target keeps its last good data. Daemon
+threads let the process exit promptly on SIGTERM even mid-refresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+    ResponseParserError,
+)
+
+from exporter.accounts import AccountDirectory
+from exporter.aws import PARTITION_HOME_REGION, AccountSession, ClientFactory, ProfileError
+from exporter.model import GLOBAL_REGION, Account, Target
+from exporter.services import REGISTRY
+from exporter.services.base import MalformedRecord, ServiceSpec, fetch
+from exporter.store import SnapshotStore
+from exporter.telemetry import DENIED_CODES, THROTTLING_CODES, Telemetry
+
+log = logging.getLogger(__name__)
+
+
+def owns(account_id: str, shard: int, total_shards: int) -> bool:
+    """Whether shard ``shard`` of ``total_shards`` owns this account.
+
+    sha256, not ``hash()``: stable across processes, restarts and versions.
+    """
+    if total_shards <= 1:
+        return True
+    digest = int.from_bytes(hashlib.sha256(account_id.encode()).digest(), "big")
+    return digest % total_shards == shard
+
+
+def failure_reason(exc: BaseException) -> str:
+    """denied / throttled / timeout / malformed / error."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in THROTTLING_CODES or status == 429:
+            return "throttled"
+        if code in DENIED_CODES or status == 403:
+            return "denied"
+        return "error"
+    if isinstance(exc, (NoCredentialsError, ProfileError)):
+        return "denied"
+    if isinstance(
+        exc,
+        (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError, ConnectionClosedError),
+    ):
+        return "timeout"
+    if isinstance(exc, (MalformedRecord, ResponseParserError)):
+        return "malformed"
+    return "error"
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line reason for logs: AWS error messages carry ARNs, never secrets."""
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        text = f"{err.get('Code')}: {err.get('Message')}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())[:400]
+
+
+@dataclass(frozen=True)
+class Work:
+    """One target to refresh and how to reach it."""
+
+    target: Target
+    spec: ServiceSpec
+    session: AccountSession
+    client_region: str
+
+
+class WorkerPool:
+    """A fixed set of daemon threads draining a queue of callables."""
+
+    def __init__(self, size: int, name: str = "refresh") -> None:
+        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._pending = 0
+        self._cond = threading.Condition()
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"{name}-{i}", daemon=True)
+            for i in range(size)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        with self._cond:
+            self._pending += 1
+        self._queue.put(fn)
+
+    def _loop(self) -> None:
+        while True:
+            fn = self._queue.get()
+            if fn is None:
+                return
+            try:
+                fn()
+            except Exception:  # a task must never kill a worker
+                log.exception("refresh task crashed")
+            finally:
+                with self._cond:
+                    self._pending -= 1
+                    self._cond.notify_all()
+
+    def wait(self, stop: threading.Event) -> bool:
+        """Block until all submitted work is done (True) or ``stop`` is set (False)."""
+        with self._cond:
+            while self._pending:
+                if stop.is_set():
+                    return False
+                self._cond.wait(timeout=0.2)
+        return True
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+
+
+class Refresher:
+    """Owns the schedule; the configuration can be swapped between cycles."""
+
+    def __init__(
+        self,
+        config: Any,
+        *,
+        factory: ClientFactory,
+        store: SnapshotStore,
+        telemetry: Telemetry,
+        shard: int = 0,
+        total_shards: int = 1,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.factory = factory
+        self.store = store
+        self.telemetry = telemetry
+        self.shard = shard
+        self.total_shards = total_shards
+        self.clock = clock
+        self.ready = threading.Event()  # set when the first cycle has finished
+        self._wake = threading.Event()
+        self._config_lock = threading.Lock()
+        self._pool: WorkerPool | None = None
+        self._pool_size = 0
+        self.set_config(config)
+
+    def set_config(self, config: Any) -> None:
+        """Use ``config`` from the next cycle on (and start that cycle now)."""
+        with self._config_lock:
+            self.config = config
+            self.directory = AccountDirectory(config, self.factory, self.clock)
+        self.telemetry.refresh_interval.set(config.refresh_interval)
+        self._wake.set()
+
+    # -- one cycle ------------------------------------------------------------
+
+    def run_cycle(self, stop: threading.Event | None = None) -> bool:
+        """Refresh every target once. Returns False if interrupted by ``stop``."""
+        stop = stop or threading.Event()
+        with self._config_lock:
+            config, directory = self.config, self.directory
+        pool = self._pool_for(config.concurrency)
+        started = time.monotonic()
+        accounts, problems = directory.accounts()
+        accounts = [a for a in accounts if owns(a.account_id or "", self.shard, self.total_shards)]
+        self.factory.forget_except(accounts)
+        self.telemetry.accounts.set(len(accounts) + len(problems))
+
+        seen: set[Target] = set()
+        seen_lock = threading.Lock()
+
+        def plan_account(account: Account) -> None:
+            for work, error in self._plan(account, directory):
+                if work is None:
+                    continue
+                with seen_lock:
+                    seen.add(work.target)
+                if error is not None:
+                    self._fail(work.target, error, self.clock(), 0.0)
+                else:
+                    pool.submit(lambda w=work: self._refresh(w, config.expired_lookback))
+
+        for problem in problems:
+            log.warning("account %s: %s", problem.account.name, describe_error(problem.error))
+        for account in accounts:
+            pool.submit(lambda a=account: plan_account(a))
+        if not pool.wait(stop):
+            return False
+        self.store.retain(seen)
+        self.telemetry.targets.set(len(seen))
+        self.telemetry.cycle_duration.set(time.monotonic() - started)
+        self.telemetry.cycles.inc()
+        self.ready.set()
+        return True
+
+    def _plan(
+        self, account: Account, directory: AccountDirectory
+    ) -> list[tuple[Work | None, BaseException | None]]:
+        """The account's targets, each with an error if the account itself is unreachable."""
+        account_id = account.account_id or ""
+        services = [REGISTRY[s] for s in directory.services_for(account) if s in REGISTRY]
+        try:
+            session = self.factory.session_for(account, directory.static_by_name)
+            partition = session.partition
+            # Assume the role once here, not once per target, and fail fast if we can't.
+            credentials = session.credentials()
+            if credentials is None:
+                raise NoCredentialsError()
+            credentials.get_frozen_credentials()
+            regions = directory.regions_for(account)
+            error: BaseException | None = None
+        except Exception as exc:  # unreachable account: fail what we can name
+            session, error = None, exc  # type: ignore[assignment]
+            partition = "aws"
+            regions = _fallback_regions(account, directory) or (
+                PARTITION_HOME_REGION.get(partition, "us-east-1"),
+            )
+        home = PARTITION_HOME_REGION.get(partition, "us-east-1")
+        planned: list[tuple[Work | None, BaseException | None]] = []
+        for spec in services:
+            if spec.is_global:
+                target = Target(account.name, account_id, GLOBAL_REGION, spec.name)
+                planned.append((Work(target, spec, session, home), error))
+                continue
+            available = set(self.factory.available_regions(spec.client_name, partition))
+            for region in regions:
+                if available and region not in available:
+                    log.debug("no %s endpoint in %s; skipped", spec.name, region)
+                    continue
+                target = Target(account.name, account_id, region, spec.name)
+                planned.append((Work(target, spec, session, region), error))
+        return planned
+
+    def _refresh(self, work: Work, lookback: float) -> None:
+        attempted = self.clock()
+        t0 = time.monotonic()
+        try:
+            client = self.factory.client(work.session, work.spec.client_name, work.client_region)
+            reservations = fetch(
+                work.spec,
+                client,
+                now=attempted,
+                lookback=lookback,
+                on_unknown_state=self._unknown_state,
+            )
+        except Exception as exc:
+            self._fail(work.target, exc, attempted, time.monotonic() - t0)
+            return
+        self.store.record_success(
+            work.target, reservations, attempted_at=attempted, duration=time.monotonic() - t0
+        )
+
+    def _fail(self, target: Target, exc: BaseException, attempted: float, duration: float) -> None:
+        reason = failure_reason(exc)
+        self.telemetry.refresh_errors.labels(
+            target.account, target.account_id, target.region, target.service, reason
+        ).inc()
+        log.warning(
+            "refresh failed: account=%s account_id=%s region=%s service=%s reason=%s: %s",
+            target.account,
+            target.account_id,
+            target.region,
+            target.service,
+            reason,
+            describe_error(exc),
+        )
+        self.store.record_failure(target, attempted_at=attempted, duration=duration, reason=reason)
+
+    def _unknown_state(self, service: str, state: str) -> None:
+        self.telemetry.unknown_states.labels(service, state).inc()
+
+    def _pool_for(self, size: int) -> WorkerPool:
+        if self._pool is None or self._pool_size != size:
+            if self._pool is not None:
+                self._pool.close()
+            self._pool = WorkerPool(size)
+            self._pool_size = size
+        return self._pool
+
+    # -- the schedule ---------------------------------------------------------
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Run cycles until ``stop``; a config change starts the next one at once."""
+        while not stop.is_set():
+            self._wake.clear()
+            began = time.monotonic()
+            try:
+                if not self.run_cycle(stop):
+                    return
+            except Exception:
+                log.exception("refresh cycle failed")
+            interval = self.config.refresh_interval
+            # Up to 5 % jitter so replicas and restarts do not synchronise.
+            delay = max(0.0, interval * (1 + random.uniform(-0.05, 0.0)))
+            remaining = delay - (time.monotonic() - began)
+            if remaining > 0:
+                _wait_either(stop, self._wake, remaining)
+
+
+def _fallback_regions(account: Account, directory: AccountDirectory) -> tuple[str, ...]:
+    regions = account.regions if account.regions is not None else directory.config.regions
+    if regions == "all" or tuple(regions) == ("all",):
+        return ()
+    return tuple(regions)
+
+
+def _wait_either(a: threading.Event, b: threading.Event, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not (a.is_set() or b.is_set()):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        b.wait(min(left, 0.5))
