@@ -1,0 +1,179 @@
+"""Command line: the daemon (default) and the commands for people.
+
+    aws-reservation-exporter [--config.file=config.yaml] [--web.listen-address=:9725] ...
+    aws-reservation-exporter --demo
+    aws-reservation-exporter report ...   /   aws-reservation-exporter doctor ...
+
+Exit status 2 for bad flags or a bad configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import sys
+from collections.abc import Sequence
+
+from exporter import __version__
+from exporter.logs import LEVELS, setup_logging
+
+log = logging.getLogger("exporter")
+
+EXIT_USAGE = 2
+SUBCOMMANDS = ("report", "doctor")
+
+
+def serve_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aws-reservation-exporter",
+        description="Prometheus exporter for AWS reserved capacity: days until each "
+        "reservation expires, across accounts, regions and services. "
+        f"Subcommands: {', '.join(SUBCOMMANDS)} (see `<subcommand> --help`).",
+    )
+    parser.add_argument(
+        "--config.file",
+        dest="config_file",
+        default="config.yaml",
+        metavar="PATH",
+        help="configuration file (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        default=":9725",
+        metavar="[HOST]:PORT",
+        help="address to serve /metrics on (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        default=None,
+        metavar="PATH",
+        help="TLS and basic auth settings (exporter-toolkit format subset)",
+    )
+    parser.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="allow POST /-/reload (SIGHUP always reloads)",
+    )
+    add_logging_flags(parser)
+    parser.add_argument("--shard", type=int, default=0, help="this replica's shard (0-based)")
+    parser.add_argument(
+        "--total-shards",
+        dest="total_shards",
+        type=int,
+        default=1,
+        help="number of shards accounts are split into (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--check-config",
+        dest="check_config",
+        action="store_true",
+        help="validate the configuration and exit (0: valid, 2: invalid)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="run against an embedded fake AWS with demo data (needs the [demo] extra)",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"aws-reservation-exporter {__version__} (python {platform.python_version()})",
+    )
+    return parser
+
+
+def add_logging_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log.level",
+        dest="log_level",
+        default="info",
+        choices=LEVELS,
+        help="log level (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log.format",
+        dest="log_format",
+        default="text",
+        choices=("text", "json"),
+        help="log format (default: %(default)s)",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in SUBCOMMANDS:
+        return run_subcommand(args[0], args[1:])
+    parser = serve_parser()
+    opts = parser.parse_args(args)
+    if not 0 <= opts.shard < max(opts.total_shards, 1) or opts.total_shards < 1:
+        parser.error("--shard must be in [0, --total-shards)")
+    setup_logging(opts.log_level, opts.log_format)
+    if opts.demo:
+        from exporter.demo import run_demo
+
+        return run_demo(opts)
+    return serve(opts)
+
+
+def load_config_or_exit(path: str):  # type: ignore[no-untyped-def]
+    """The validated config, or None after printing every error (caller exits 2)."""
+    from exporter.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"{path}: invalid configuration:\n{exc}", file=sys.stderr)
+        return None
+
+
+def serve(opts: argparse.Namespace) -> int:
+    from exporter.app import Exporter, ServeOptions, parse_listen_address
+
+    config = load_config_or_exit(opts.config_file)
+    if config is None:
+        return EXIT_USAGE
+    web_config = None
+    if opts.web_config_file:
+        from exporter.webconfig import WebConfigError, load_web_config
+
+        try:
+            web_config = load_web_config(opts.web_config_file)
+        except WebConfigError as exc:
+            print(f"{opts.web_config_file}: invalid web configuration:\n{exc}", file=sys.stderr)
+            return EXIT_USAGE
+    if opts.check_config:
+        print(f"{opts.config_file}: configuration is valid", file=sys.stderr)
+        return 0
+    try:
+        parse_listen_address(opts.listen_address)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    options = ServeOptions(
+        config_file=opts.config_file,
+        listen_address=opts.listen_address,
+        web_config_file=opts.web_config_file,
+        enable_lifecycle=opts.enable_lifecycle,
+        shard=opts.shard,
+        total_shards=opts.total_shards,
+    )
+    try:
+        exporter = Exporter(options, config, web_config=web_config)
+    except OSError as exc:
+        print(f"cannot listen on {opts.listen_address}: {exc}", file=sys.stderr)
+        return 1
+    return exporter.run()
+
+
+def run_subcommand(name: str, argv: list[str]) -> int:
+    if name == "report":
+        from exporter.report import main as report_main
+
+        return report_main(argv)
+    from exporter.doctor import main as doctor_main
+
+    return doctor_main(argv)
