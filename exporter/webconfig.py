@@ -29,7 +29,7 @@ import secrets
 import socket
 import ssl
 import threading
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -274,6 +274,8 @@ class _StrictLoader(yaml.SafeLoader):
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):
+                continue  # the base class reports unhashable keys as a YAML error
             if key in seen:
                 line = key_node.start_mark.line + 1
                 raise _DuplicateKeyError(f"line {line}: duplicate key {json.dumps(str(key))}")
