@@ -24,8 +24,8 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     ReadTimeoutError,
-    ResponseParserError,
 )
+from botocore.parsers import ResponseParserError
 
 from exporter.accounts import AccountDirectory
 from exporter.aws import PARTITION_HOME_REGION, AccountSession, ClientFactory, ProfileError
