@@ -101,6 +101,7 @@ class _Problem:
     path: Path
     message: str
     line: int | None = None  # set when known better than the path's own line
+    line_path: Path | None = None  # where to look the line up, if not at path
 
 
 def _fail(message: str, items: list[tuple[Path, str]] | None = None) -> NoReturn:
@@ -184,6 +185,8 @@ def format_duration(seconds: float) -> str:
 
 def _duration(*, allow_zero: bool) -> BeforeValidator:
     def check(value: Any) -> float:
+        if value is None:
+            _fail("needs a duration such as 30s, 15m, 1h or 30d; or leave the key out")
         try:
             return parse_duration(value, allow_zero=allow_zero)
         except ValueError as exc:
@@ -207,6 +210,8 @@ def _check_session_duration(value: Any) -> int:
 
 
 def _check_concurrency(value: Any) -> int:
+    if isinstance(value, str):
+        _fail(f"must be a number without quotes, from 1 to {MAX_CONCURRENCY}")
     if isinstance(value, bool) or not isinstance(value, int):
         _fail(f"must be a whole number of worker threads from 1 to {MAX_CONCURRENCY}")
     if not 1 <= value <= MAX_CONCURRENCY:
@@ -228,7 +233,11 @@ def _known_regions() -> frozenset[str]:
 
 
 def _did_you_mean(word: str, choices: frozenset[str] | tuple[str, ...]) -> str:
-    match = difflib.get_close_matches(word.lower(), sorted(choices), n=1, cutoff=0.6)
+    """A hint for a misspelt name: a choice it abbreviates, else the closest spelling."""
+    lowered = word.lower()
+    ordered = sorted(choices)
+    match = [c for c in ordered if lowered and c.startswith(lowered)]
+    match = match or difflib.get_close_matches(lowered, ordered, n=1, cutoff=0.6)
     return f" (did you mean {match[0]}?)" if match else ""
 
 
@@ -242,7 +251,7 @@ def _check_regions(value: Any) -> tuple[str, ...] | str:
     if not isinstance(value, list):
         _fail(f"must be a list of region names: {_REGIONS_HELP}")
     if not value:
-        _fail(f'must name at least one region, or be "all": {_REGIONS_HELP}')
+        _fail('must name at least one region, e.g. [us-east-1, eu-west-1], or be "all"')
     regions: list[str] = []
     problems: list[tuple[Path, str]] = []
     for index, region in enumerate(value):
@@ -309,8 +318,9 @@ def _matching(pattern: re.Pattern[str], message: str) -> BeforeValidator:
 
 def _check_account_id(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
+        example = f'"{value}"' if len(str(value)) == 12 else '"012345678901"'
         _fail(
-            'write the account id in quotes, e.g. "012345678901": YAML reads an unquoted '
+            f"write the account id in quotes, e.g. {example}: YAML reads an unquoted "
             "number as an integer, which loses leading zeros"
         )
     if not isinstance(value, str) or not _ACCOUNT_ID_RE.fullmatch(value):
@@ -566,8 +576,9 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate a YAML config file. Raises ``ConfigError`` listing every problem."""
     source = os.fspath(path)
     try:
-        with open(source, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(source, "rb") as handle:
+            raw = handle.read()
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(
             [
@@ -579,8 +590,9 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     except IsADirectoryError:
         raise ConfigError([f"{source}: is a directory, not a config file"], source) from None
     except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
         raise ConfigError(
-            [f"{source}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"], source
+            [f"{source}: not UTF-8 text (line {line}); save the file as UTF-8"], source
         ) from None
     except OSError as exc:
         raise ConfigError([f"{source}: cannot read: {exc.strerror}"], source) from None
@@ -602,7 +614,7 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[Path, int], list[_Prob
         problems: list[_Problem] = []
         if node is None:
             return None, lines, problems
-        _index_nodes(node, (), lines, problems, set())
+        _index_nodes(loader, node, (), lines, problems, set())
         return loader.construct_document(node), lines, problems
     except yaml.MarkedYAMLError as exc:
         raise ConfigError([_yaml_error_text(exc, source)], source) from None
@@ -616,6 +628,8 @@ def _yaml_error_text(exc: yaml.MarkedYAMLError, source: str) -> str:
     mark = exc.problem_mark or exc.context_mark
     where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
     text = f"{where}: YAML syntax error: {exc.problem or exc.context}"
+    if exc.problem and "'\\t'" in exc.problem:
+        text += "; indent with spaces, not tabs"
     if exc.problem and exc.context:
         context_line = f" on line {exc.context_mark.line + 1}" if exc.context_mark else ""
         text += f" ({exc.context}{context_line})"
@@ -623,7 +637,12 @@ def _yaml_error_text(exc: yaml.MarkedYAMLError, source: str) -> str:
 
 
 def _index_nodes(
-    node: yaml.Node, path: Path, lines: dict[Path, int], problems: list[_Problem], active: set[int]
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    path: Path,
+    lines: dict[Path, int],
+    problems: list[_Problem],
+    active: set[int],
 ) -> None:
     if id(node) in active:  # a recursive alias: indexed already
         return
@@ -649,12 +668,14 @@ def _index_nodes(
             else:
                 seen[key] = line
                 lines.setdefault(child, line)
-            _index_nodes(value_node, child, lines, problems, active)
+            if key_node.tag != "tag:yaml.org,2002:str":  # a key YAML reads as true, 1, ...
+                lines.setdefault((*path, loader.construct_object(key_node)), line)
+            _index_nodes(loader, value_node, child, lines, problems, active)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             child = (*path, index)
             lines.setdefault(child, item.start_mark.line + 1)
-            _index_nodes(item, child, lines, problems, active)
+            _index_nodes(loader, item, child, lines, problems, active)
     active.discard(id(node))
 
 
@@ -706,7 +727,7 @@ def _parse(data: Any, source: str, lines: dict[Path, int], early: list[_Problem]
     organizations = sections["organizations"]
     _check_accounts(
         accounts,
-        data.get("accounts") if accounts_readable else [],
+        (data.get("accounts") or []) if accounts_readable else [],
         defaults if isinstance(defaults, Defaults) else None,
         problems,
     )
@@ -726,7 +747,7 @@ def _parse(data: Any, source: str, lines: dict[Path, int], early: list[_Problem]
 
     problems = secrets + [p for p in problems + early if not _is_under(p.path, banned)]
     if problems or config is None:
-        raise ConfigError(_render(problems, lines), source)
+        raise ConfigError(_render(problems, lines, list(data)), source)
     _log_warnings(config)
     return config
 
@@ -734,6 +755,8 @@ def _parse(data: Any, source: str, lines: dict[Path, int], early: list[_Problem]
 def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
     if isinstance(value, str):
         return "a string"
     if isinstance(value, bool):
@@ -790,6 +813,8 @@ def _validate(
                     problems.append(_Problem(loc, error["ctx"]["message"]))
             elif kind == "extra_forbidden":
                 problems.append(_Problem(loc, _unknown_key(str(error["loc"][-1]), model)))
+            elif kind == "invalid_key":  # a key that is not text: reported by the tree scan
+                continue
             elif kind == "missing":
                 field = str(error["loc"][-1])
                 problems.append(_Problem(loc, _MISSING.get((model, field), "required")))
@@ -800,15 +825,16 @@ def _validate(
 
 def _unknown_key(key: str, model: type[BaseModel]) -> str:
     valid = tuple(model.model_fields)
-    match = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-    hint = f" (did you mean {match[0]}?)" if match else ""
-    return f"unknown key{hint}; valid keys here: {', '.join(valid)}"
+    return f"unknown key{_did_you_mean(key, valid)}; valid keys here: {', '.join(valid)}"
 
 
 def _scan_for_credentials(
     node: Any, path: Path, problems: list[_Problem], active: set[int]
 ) -> list[Path]:
-    """Find credential-like keys and access-key-like values anywhere. Never echo them."""
+    """Find credential-like keys, access-key-like values and non-text keys anywhere.
+
+    Returns the paths reported, whose other problems are then left out. Never echoes
+    a credential."""
     banned: list[Path] = []
     if id(node) in active:
         return banned
@@ -816,14 +842,17 @@ def _scan_for_credentials(
         active.add(id(node))
         for key, value in node.items():
             child = (*path, key)
-            if isinstance(key, str) and _ACCESS_KEY_RE.search(key):
+            if not isinstance(key, str):
+                problems.append(_Problem(path, _non_text_key(key), line_path=child))
+                banned.append(child)
+            elif _ACCESS_KEY_RE.search(key):
                 problems.append(
                     _Problem(
                         path, f"a key here looks like an AWS access key id; {_CREDENTIALS_ADVICE}"
                     )
                 )
                 banned.append(child)
-            elif isinstance(key, str) and _CREDENTIAL_KEY_RE.search(key.lower().replace("-", "_")):
+            elif _CREDENTIAL_KEY_RE.search(key.lower().replace("-", "_")):
                 problems.append(_Problem(child, _CREDENTIALS_ADVICE))
                 banned.append(child)
             else:
@@ -838,6 +867,15 @@ def _scan_for_credentials(
         problems.append(_Problem(path, f"looks like an AWS access key id; {_CREDENTIALS_ADVICE}"))
         banned.append(path)
     return banned
+
+
+def _non_text_key(key: Any) -> str:
+    if isinstance(key, bool):
+        shown = "true" if key else "false"
+        why = "YAML reads unquoted yes/no/on/off/true/false as booleans"
+    else:
+        shown, why = f"{key}", "YAML reads it as a value, not a name"
+    return f"key {shown} is not text ({why}); quote it or fix its name"
 
 
 def _is_under(path: Path, roots: list[Path]) -> bool:
@@ -927,18 +965,16 @@ def _check_one_account(account: AccountConfig, path: Path, problems: list[_Probl
                     )
                 )
     if not account.assumes_role:
-        how = (
-            f"uses profile '{account.profile}', which sets its own"
+        why = (
+            f"profile '{account.profile}' sets its own in ~/.aws/config; remove this key"
             if account.profile is not None
-            else "uses the exporter's own credentials and assumes no role; add role_arn or id,"
+            else "this account uses the exporter's own credentials: add role_arn or id, "
+            "or remove this key"
         )
         for key in ("external_id", "session_name", "session_duration"):
             if getattr(account, key) is not None:
                 problems.append(
-                    _Problem(
-                        (*path, key),
-                        f"only applies when assuming a role: this account {how} or remove this key",
-                    )
+                    _Problem((*path, key), f"only applies when assuming a role, and {why}")
                 )
         if account.via is not None and account.profile is None:
             problems.append(
@@ -1014,10 +1050,22 @@ def _check_via_cycles(
             chain.append(current.name)
 
 
-def _render(problems: list[_Problem], lines: dict[Path, int]) -> list[str]:
-    """``path: message (line N)``, in file order; problems about the whole file first."""
-    located = [(problem, problem.line or _line_of(problem.path, lines)) for problem in problems]
-    located.sort(key=lambda item: item[1] or 0)
+def _render(problems: list[_Problem], lines: dict[Path, int], keys: list[Any]) -> list[str]:
+    """``path: message (line N)``, in file order; problems about the whole file first.
+
+    Without line numbers (``parse_config``), the order of the top-level keys stands in.
+    """
+    located = [
+        (problem, problem.line or _line_of(problem.line_path or problem.path, lines))
+        for problem in problems
+    ]
+
+    def position(item: tuple[_Problem, int | None]) -> tuple[int, int]:
+        problem, line = item
+        top = problem.path[0] if problem.path else None
+        return line or 0, keys.index(top) if top in keys else -1
+
+    located.sort(key=position)
     rendered = []
     for problem, line in located:
         suffix = f" (line {line})" if line else ""
