@@ -37,6 +37,7 @@ __all__ = [
     "Defaults",
     "Organizations",
     "format_duration",
+    "format_path",
     "load_config",
     "parse_config",
     "parse_duration",
@@ -578,7 +579,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     try:
         with open(source, "rb") as handle:
             raw = handle.read()
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # editors on Windows may add a BOM
     except FileNotFoundError:
         raise ConfigError(
             [

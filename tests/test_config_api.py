@@ -212,3 +212,9 @@ def test_access_key_id_is_found_inside_any_string() -> None:
         "config file; use the standard AWS credential chain (env, shared files, IRSA, "
         "instance role)"
     ]
+
+
+def test_utf8_byte_order_mark_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(b"\xef\xbb\xbfregions: [us-east-1]\naccounts:\n  - name: payer\n")
+    assert load_config(path).regions == ("us-east-1",)
