@@ -38,3 +38,5 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     # signatures and STS responses with session tokens: keep it quiet always.
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # It logs a traceback per failed refresh; the refresher logs one line instead.
+    logging.getLogger("botocore.credentials").setLevel(logging.ERROR)

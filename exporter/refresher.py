@@ -201,10 +201,13 @@ class Refresher:
                 else:
                     pool.submit(lambda w=work: self._refresh(w, config.expired_lookback))
 
-        for problem in problems:
-            log.warning("account %s: %s", problem.account.name, describe_error(problem.error))
         for account in accounts:
             pool.submit(lambda a=account: plan_account(a))
+        for problem in problems:  # unreachable before its id is known: still visible
+            for work, _ in self._plan(problem.account, directory, problem.error):
+                if work is not None:
+                    seen.add(work.target)
+                    self._fail(work.target, problem.error, self.clock(), 0.0)
         if not pool.wait(stop):
             return False
         self.store.retain(seen)
@@ -215,12 +218,14 @@ class Refresher:
         return True
 
     def _plan(
-        self, account: Account, directory: AccountDirectory
+        self, account: Account, directory: AccountDirectory, error: BaseException | None = None
     ) -> list[tuple[Work | None, BaseException | None]]:
         """The account's targets, each with an error if the account itself is unreachable."""
         account_id = account.account_id or ""
         services = [REGISTRY[s] for s in directory.services_for(account) if s in REGISTRY]
         try:
+            if error is not None:
+                raise error
             session = self.factory.session_for(account, directory.static_by_name)
             partition = session.partition
             # Assume the role once here, not once per target, and fail fast if we can't.
