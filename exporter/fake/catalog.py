@@ -1,0 +1,267 @@
+"""What the fake knows about each reservation API, one row per service.
+
+Names come from botocore's service models, so a record seeded here is
+checked against the same shapes the exporter's clients parse with.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import botocore.session
+from botocore.model import Shape, StructureShape
+
+GLOBAL = "global"  # store key for APIs that are not regional (Savings Plans)
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    """One reservation listing call as AWS defines it."""
+
+    service: str  # the exporter's service label, e.g. "opensearch"
+    client_name: str  # botocore service name
+    signing_name: str  # SigV4 signing name, also the IAM action prefix
+    protocol: str  # ec2 | query | json | rest-json
+    operation: str
+    result_key: str
+    id_key: str
+    start_key: str  # the timestamp a "bad_timestamp" malformation corrupts
+    token_key: str | None = None  # request and response member for the page token
+    limit_key: str | None = None  # request member for the page size
+    page_default: int = 100
+    page_min: int = 1
+    page_max: int = 100
+    not_found: str | None = None  # error code when an id filter matches nothing
+    invalid_code: str = "InvalidParameterValue"  # error code for bad paging input
+    is_global: bool = False
+
+    @property
+    def iam_action(self) -> str:
+        return f"{self.signing_name}:{self.operation}"
+
+
+SPECS: Mapping[str, ApiSpec] = {
+    spec.service: spec
+    for spec in (
+        ApiSpec(
+            "ec2",
+            "ec2",
+            "ec2",
+            "ec2",
+            "DescribeReservedInstances",
+            "ReservedInstances",
+            "ReservedInstancesId",
+            "Start",
+        ),
+        ApiSpec(
+            "rds",
+            "rds",
+            "rds",
+            "query",
+            "DescribeReservedDBInstances",
+            "ReservedDBInstances",
+            "ReservedDBInstanceId",
+            "StartTime",
+            token_key="Marker",
+            limit_key="MaxRecords",
+            page_min=20,
+            not_found="ReservedDBInstanceNotFound",
+        ),
+        ApiSpec(
+            "elasticache",
+            "elasticache",
+            "elasticache",
+            "query",
+            "DescribeReservedCacheNodes",
+            "ReservedCacheNodes",
+            "ReservedCacheNodeId",
+            "StartTime",
+            token_key="Marker",
+            limit_key="MaxRecords",
+            page_min=20,
+            not_found="ReservedCacheNodeNotFound",
+        ),
+        ApiSpec(
+            "redshift",
+            "redshift",
+            "redshift",
+            "query",
+            "DescribeReservedNodes",
+            "ReservedNodes",
+            "ReservedNodeId",
+            "StartTime",
+            token_key="Marker",
+            limit_key="MaxRecords",
+            page_min=20,
+            not_found="ReservedNodeNotFound",
+        ),
+        ApiSpec(
+            "opensearch",
+            "opensearch",
+            "es",
+            "rest-json",
+            "DescribeReservedInstances",
+            "ReservedInstances",
+            "ReservedInstanceId",
+            "StartTime",
+            token_key="NextToken",
+            limit_key="MaxResults",
+            not_found="ResourceNotFoundException",
+            invalid_code="ValidationException",
+        ),
+        ApiSpec(
+            "memorydb",
+            "memorydb",
+            "memorydb",
+            "json",
+            "DescribeReservedNodes",
+            "ReservedNodes",
+            "ReservationId",
+            "StartTime",
+            token_key="NextToken",
+            limit_key="MaxResults",
+            not_found="ReservedNodeNotFoundFault",
+            invalid_code="InvalidParameterValueException",
+        ),
+        ApiSpec(
+            "savingsplans",
+            "savingsplans",
+            "savingsplans",
+            "rest-json",
+            "DescribeSavingsPlans",
+            "savingsPlans",
+            "savingsPlanId",
+            "start",
+            token_key="nextToken",
+            limit_key="maxResults",
+            page_max=1000,
+            invalid_code="ValidationException",
+            is_global=True,
+        ),
+    )
+}
+
+# (signing name, operation) -> spec: how the WSGI layer recognises a listing.
+BY_CALL: Mapping[tuple[str, str], ApiSpec] = {
+    (spec.signing_name, spec.operation): spec for spec in SPECS.values()
+}
+
+# Other names people use for a service: boto3 client names, signing names.
+_ALIASES = {"es": "opensearch", "memory-db": "memorydb"}
+
+
+def spec_for(service: str) -> ApiSpec:
+    """The spec for an exporter service name, boto3 client name or signing name."""
+    name = _ALIASES.get(service, service)
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown reservation service {service!r}; expected one of {', '.join(SPECS)}"
+        ) from None
+
+
+def signing_name(service: str) -> str:
+    """The SigV4 signing name for ``service`` (``opensearch`` -> ``es``); others unchanged."""
+    name = _ALIASES.get(service, service)
+    return SPECS[name].signing_name if name in SPECS else service
+
+
+def store_region(spec: ApiSpec, region: str) -> str:
+    """Where records of ``spec`` live: their region, or ``global``."""
+    return GLOBAL if spec.is_global else region
+
+
+@functools.cache
+def _session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+@functools.cache
+def record_shape(service: str) -> StructureShape:
+    """botocore's shape of one record in the listing of ``service``."""
+    spec = SPECS[service]
+    operation = _session().get_service_model(spec.client_name).operation_model(spec.operation)
+    output = operation.output_shape
+    assert output is not None
+    member = output.members[spec.result_key].member
+    assert isinstance(member, StructureShape)
+    return member
+
+
+def wire_name(service: str, member: str) -> str:
+    """The name ``member`` of a record travels under (EC2 XML: ``Start`` -> ``start``)."""
+    return record_shape(service).members[member].serialization.get("name", member)
+
+
+@functools.cache
+def output_members(service: str) -> frozenset[str]:
+    """Top-level member names of the listing's output shape."""
+    spec = SPECS[service]
+    operation = _session().get_service_model(spec.client_name).operation_model(spec.operation)
+    assert operation.output_shape is not None
+    return frozenset(operation.output_shape.members)
+
+
+def normalise_record(service: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """A checked copy of ``record`` in botocore's Python types.
+
+    Every key must be a member of botocore's shape (so the fake never returns
+    what AWS would not); timestamps may be given as datetimes, ISO 8601 strings
+    or Unix seconds and come back as aware UTC datetimes.
+    """
+    if service not in SPECS:
+        spec_for(service)  # raises the helpful error
+    normalised = _normalise(record_shape(service), record, service)
+    assert isinstance(normalised, dict)
+    return normalised
+
+
+def _normalise(shape: Shape, value: Any, path: str) -> Any:
+    if value is None:
+        return None
+    kind = shape.type_name
+    if kind == "structure":
+        assert isinstance(shape, StructureShape)
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{path}: expected a mapping, got {type(value).__name__}")
+        unknown = sorted(set(value) - set(shape.members))
+        if unknown:
+            raise ValueError(
+                f"{path}: {', '.join(unknown)} not in botocore's {shape.name} "
+                f"(members: {', '.join(shape.members)})"
+            )
+        return {
+            key: _normalise(shape.members[key], item, f"{path}.{key}")
+            for key, item in value.items()
+        }
+    if kind == "list":
+        if isinstance(value, (str, bytes, Mapping)):
+            raise ValueError(f"{path}: expected a list")
+        return [_normalise(shape.member, item, f"{path}[]") for item in value]  # type: ignore[attr-defined]
+    if kind == "map":
+        return {str(k): _normalise(shape.value, v, f"{path}.{k}") for k, v in value.items()}  # type: ignore[attr-defined]
+    if kind == "timestamp":
+        return _to_datetime(value, path)
+    return value
+
+
+def _to_datetime(value: Any, path: str) -> datetime:
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        dt = datetime.fromtimestamp(value, tz=timezone.utc)
+    elif isinstance(value, str):
+        text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{path}: not a timestamp: {value!r}") from None
+    else:
+        raise ValueError(f"{path}: not a timestamp: {value!r}")
+    # Naive means UTC here: the machine's time zone must never matter.
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)

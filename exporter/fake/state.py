@@ -1,0 +1,122 @@
+"""The fake's process-wide state and the operations that change it.
+
+moto keeps its backends in module globals, so the fake does too: one
+``STATE`` per process, shared by every server thread and every handler.
+These methods are exactly what the control API exposes over HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from exporter.fake.catalog import signing_name
+from exporter.fake.guard import Faults
+from exporter.fake.identity import DEFAULT_ACCOUNT_ID
+from exporter.fake.recorder import Call, Recorder
+from exporter.fake.store import ReservationStore
+from exporter.fake.trust import Trust
+
+
+class FakeState:
+    """Seeded data, STS rules, faults and the call log."""
+
+    def __init__(self) -> None:
+        self.store = ReservationStore()
+        self.trust = Trust()
+        self.faults = Faults()
+        self.recorder = Recorder()
+        self.management_account_id = DEFAULT_ACCOUNT_ID
+
+    def seed(
+        self, account_id: str, region: str, service: str, records: Iterable[Mapping[str, Any]]
+    ) -> int:
+        """Add reservation records (botocore member names) to one target."""
+        return self.store.add(account_id, region, service, records)
+
+    def add_role(
+        self,
+        role_arn: str,
+        external_id: str | None = None,
+        mfa_serial: str | None = None,
+        trusted_account_ids: list[str] | None = None,
+        max_session_seconds: int = 3600,
+    ) -> None:
+        """Make ``role_arn`` assumable, under the given conditions only."""
+        self.trust.add_role(
+            role_arn, external_id, mfa_serial, trusted_account_ids, max_session_seconds
+        )
+
+    def add_mfa_device(self, serial: str, code: str) -> None:
+        """Register an MFA device and the one code it accepts."""
+        self.trust.add_mfa_device(serial, code)
+
+    def set_session_limits(self, min_seconds: int) -> None:
+        """Allow sessions shorter than AWS's 900 s floor (to watch credentials expire)."""
+        if min_seconds < 1:
+            raise ValueError("min_seconds must be >= 1")
+        self.trust.min_session_seconds = int(min_seconds)
+
+    def deny(self, account_id: str, action: str) -> None:
+        """Refuse an IAM action (``es:DescribeReservedInstances``) in one account."""
+        self.faults.deny(account_id, action)
+
+    def throttle(
+        self, service: str, operation: str, count: int, account_id: str | None = None
+    ) -> None:
+        """Throttle the next ``count`` calls of ``operation`` (glob) on ``service``."""
+        self.faults.throttle(service, operation, count, account_id)
+
+    def delay(self, service: str | None, seconds: float) -> None:
+        """Per-request latency for ``service``, or for every request when None."""
+        self.faults.delay(service, seconds)
+
+    def malform(self, account_id: str, region: str, service: str, kind: str | None) -> None:
+        """Corrupt (or with None, heal) one target's listing."""
+        self.faults.malform(account_id, region, service, kind)
+
+    def add_org_account(
+        self,
+        account_id: str,
+        name: str,
+        state: str | None = "ACTIVE",
+        status: str | None = None,
+        email: str | None = None,
+        management_account_id: str | None = None,
+    ) -> None:
+        """List an account in the organization of the management account."""
+        from exporter.fake.organizations import add_org_account
+
+        if management_account_id:
+            self.management_account_id = management_account_id
+        add_org_account(self.management_account_id, account_id, name, state, status, email)
+
+    def calls(
+        self,
+        account_id: str | None = None,
+        region: str | None = None,
+        service: str | None = None,
+        operation: str | None = None,
+        outcome: str | None = None,
+    ) -> list[Call]:
+        """Recorded calls matching every given field (``service``: any of its names)."""
+        service = signing_name(service) if service else None
+        return self.recorder.calls(account_id, region, service, operation, outcome)
+
+    def reset_calls(self) -> None:
+        self.recorder.reset()
+
+    def reset(self) -> None:
+        """Forget everything: seeds, roles, faults, calls and moto's own state."""
+        from moto.core.base_backend import BackendDict
+
+        self.store.clear()
+        self.trust.clear()
+        self.trust.min_session_seconds = 900
+        self.faults.clear()
+        self.recorder.reset()
+        self.management_account_id = DEFAULT_ACCOUNT_ID
+        BackendDict.reset()
+
+
+STATE = FakeState()

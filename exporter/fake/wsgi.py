@@ -1,0 +1,163 @@
+"""The WSGI layer in front of moto: control API, latency, expired keys,
+denied actions, throttling, strict STS, malformed bodies and the call log."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from http import HTTPStatus
+from typing import Any
+
+from exporter.fake import errors
+from exporter.fake.catalog import BY_CALL, wire_name
+from exporter.fake.control import CONTROL_PREFIX, handle_control
+from exporter.fake.identity import RequestInfo, caller_arn, describe, own_key_account
+from exporter.fake.recorder import Call
+from exporter.fake.state import FakeState
+
+StartResponse = Callable[..., Any]
+_STS_CREDENTIALS = re.compile(
+    rb"<AccessKeyId>([^<]+)</AccessKeyId>.*?<Expiration>([^<]+)</Expiration>", re.S
+)
+
+
+class FakeAwsApp:
+    """Wraps moto's dispatcher; every AWS request passes through ``__call__``."""
+
+    def __init__(self, moto_app: Callable[..., Iterable[bytes]], state: FakeState) -> None:
+        self.moto_app = moto_app
+        self.state = state
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
+            return handle_control(self.state, environ, start_response)
+        body = _read_body(environ)
+        info = describe(environ, body)
+        if info is None:  # moto's own API, favicon...: not an AWS call
+            return self.moto_app(environ, start_response)
+        if own_key_account(info.access_key):
+            # moto's documented override: serve this request from that account.
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = info.account_id
+        latency = self.state.faults.latency(info)
+        if latency:
+            time.sleep(latency)
+        rejection = self._reject(info)
+        if rejection is not None:
+            status, headers, payload = errors.render(info.protocol, rejection)
+        else:
+            status, headers, payload = self._call_moto(environ)
+            if status < 400:
+                payload = self._after(info, payload)
+        lowered = {k.lower(): v for k, v in headers}
+        code = "" if status < 400 else errors.error_code(lowered, payload)
+        self.state.recorder.record(
+            Call(
+                info.account_id,
+                info.region,
+                info.signing_name,
+                info.operation,
+                errors.outcome(status, code),
+            )
+        )
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(payload))))
+        start_response(f"{status} {_reason(status)}", headers)
+        return [payload]
+
+    def _reject(self, info: RequestInfo) -> errors.Rejection | None:
+        """Why AWS would refuse this request, checked in AWS's order; None if it would not."""
+        if info.access_key and self.state.trust.is_expired(info.access_key):
+            return errors.expired_token(info.protocol)
+        if self.state.faults.is_denied(info):
+            arn = caller_arn(info.access_key, info.account_id)
+            resource = f"arn:aws:{info.signing_name}:{info.region}:{info.account_id}:*"
+            return errors.access_denied(
+                info.protocol,
+                f"User: {arn} is not authorized to perform: {info.iam_action} on resource: "
+                f"{resource} because no identity-based policy allows the {info.iam_action} action",
+            )
+        if self.state.faults.take_throttle(info):
+            return errors.throttled(info.protocol)
+        if info.signing_name == "sts" and info.operation == "AssumeRole":
+            arn = caller_arn(info.access_key, info.account_id)
+            refusal, info.mfa = self.state.trust.check_assume_role(
+                info.access_key, info.account_id, arn, info.params
+            )
+            return refusal
+        if info.signing_name == "sts" and info.operation == "GetSessionToken":
+            refusal, info.mfa = self.state.trust.check_session_token(info.access_key, info.params)
+            return refusal
+        return None
+
+    def _after(self, info: RequestInfo, payload: bytes) -> bytes:
+        """Post-process a successful moto answer: remember sessions, corrupt bodies."""
+        if info.signing_name == "sts" and info.operation in ("AssumeRole", "GetSessionToken"):
+            match = _STS_CREDENTIALS.search(payload)
+            if match:
+                key, expiration = (g.decode() for g in match.groups())
+                role_arn = info.params.get("RoleArn") if info.operation == "AssumeRole" else None
+                account = role_arn.split(":")[4] if role_arn else info.account_id
+                self.state.trust.remember(key, account, _parse_time(expiration), role_arn, info.mfa)
+            return payload
+        spec = BY_CALL.get((info.signing_name, info.operation))
+        if spec is not None:
+            kind = self.state.faults.malformation(info.account_id, info.region, spec.service)
+            if kind == "bad_timestamp":
+                return _garble_first(payload, wire_name(spec.service, spec.start_key))
+        return payload
+
+    def _call_moto(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        result = self.moto_app(environ, capture)
+        try:
+            payload = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close:
+                close()
+        return int(captured["status"].split(" ", 1)[0]), list(captured["headers"]), payload
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
+    return body
+
+
+def _parse_time(text: str) -> datetime:
+    from botocore.utils import parse_timestamp
+
+    return parse_timestamp(text)
+
+
+def _garble_first(payload: bytes, name: str) -> bytes:
+    """Replace the first value of field ``name`` with text no parser accepts.
+
+    Done on the serialised body because moto's serialiser itself rejects an
+    unparseable timestamp (HTTP 500) before it could reach a client.
+    """
+    field = re.escape(name.encode())
+    xml = re.compile(rb"<(" + field + rb")>[^<]*</\1>")
+    if xml.search(payload):
+        return xml.sub(rb"<\1>not-a-timestamp</\1>", payload, count=1)
+    as_json = re.compile(rb'("' + field + rb'"\s*:\s*)("[^"]*"|[-+0-9.eE]+)')
+    return as_json.sub(rb'\1"not-a-timestamp"', payload, count=1)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Status"
