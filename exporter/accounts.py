@@ -7,11 +7,10 @@ credentials and for profiles. Discovery failures keep the last good list.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -50,6 +49,7 @@ class AccountDirectory:
         self._discovered: list[Account] | None = None
         self._regions: dict[str, tuple[float, tuple[str, ...]]] = {}
         self.discovery_ok: bool | None = None
+        self._static: list[Account] | None = None
 
     # -- identity -------------------------------------------------------------
 
@@ -99,33 +99,14 @@ class AccountDirectory:
     # -- static accounts ------------------------------------------------------
 
     def static_accounts(self) -> list[Account]:
-        partition = None
-        accounts = []
-        for entry in self.config.accounts:
-            if entry.role_arn is None and entry.id is not None and partition is None:
-                partition = self.partition()
-            accounts.append(self._from_entry(entry, partition or DEFAULT_PARTITION))
-        return accounts
-
-    def _from_entry(self, entry: Any, partition: str) -> Account:
-        d = self.config.defaults
-        role_arn = self.config.role_arn_for(entry, partition)
-        account_id = entry.id or (role_arn.split(":")[4] if role_arn else None)
-        return Account(
-            name=entry.name,
-            account_id=account_id,
-            role_arn=role_arn,
-            external_id=entry.external_id if entry.external_id is not None else d.external_id,
-            session_name=entry.session_name or d.session_name,
-            session_duration=int(entry.session_duration or d.session_duration),
-            profile=entry.profile,
-            via=entry.via,
-            regions=_tuple_or_none(entry.regions),
-            services=_tuple_or_none(entry.services),
-        )
+        # Only ARNs built from an `id` need our own partition (one STS call, cached).
+        needs_partition = any(e.role_arn is None and e.id is not None for e in self.config.accounts)
+        partition = self.partition() if needs_partition else DEFAULT_PARTITION
+        return [self.config.to_account(entry, partition) for entry in self.config.accounts]
 
     def static_by_name(self, name: str) -> Account:
-        for account in self.static_accounts():
+        """A static account by name (to follow ``via``), from this cycle's list."""
+        for account in self._static if self._static is not None else self.static_accounts():
             if account.name == name:
                 return account
         raise KeyError(name)
@@ -145,26 +126,14 @@ class AccountDirectory:
             return list(self._discovered or [])
         self.discovery_ok = True
         partition = self.partition()
-        d = self.config.defaults
         accounts = []
         for item in listed:
             account_id, name = item["Id"], item.get("Name") or item["Id"]
+            # `State` replaced the retired `Status`; read either.
             state = item.get("State") or item.get("Status") or ""
-            if state.upper() != "ACTIVE":
+            if state.upper() != "ACTIVE" or not org.selects(name, account_id):
                 continue
-            if not _selected(org.include, org.exclude, name, account_id):
-                continue
-            accounts.append(
-                Account(
-                    name=name,
-                    account_id=account_id,
-                    role_arn=f"arn:{partition}:iam::{account_id}:role/{d.role_name}",
-                    external_id=d.external_id,
-                    session_name=d.session_name,
-                    session_duration=int(d.session_duration),
-                    source="organizations",
-                )
-            )
+            accounts.append(self.config.discovered_account(name, account_id, partition))
         self._discovered = accounts
         return list(accounts)
 
@@ -197,7 +166,8 @@ class AccountDirectory:
         """All accounts with known ids; static entries win over discovered ones."""
         resolved: list[Account] = []
         problems: list[AccountProblem] = []
-        for account in self.static_accounts():
+        self._static = self.static_accounts()
+        for account in self._static:
             try:
                 resolved.append(self.resolve_id(account))
             except Exception as exc:
@@ -245,23 +215,6 @@ class AccountDirectory:
         if account.services is not None:
             return account.services
         return tuple(self.config.services)
-
-
-def _tuple_or_none(value: Any) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return (value,)
-    return tuple(value)
-
-
-def _selected(include: Sequence[str], exclude: Sequence[str], name: str, account_id: str) -> bool:
-    def matches(patterns: Sequence[str]) -> bool:
-        return any(
-            fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(account_id, p) for p in patterns
-        )
-
-    return matches(include) and not matches(exclude)
 
 
 def _short(exc: BaseException) -> str:
