@@ -9,9 +9,9 @@ import ssl
 from pathlib import Path
 
 import pytest
-from webconfigs.pki import build_pki
 
 from exporter.webconfig import WebConfig, WebConfigError, load_web_config
+from tests.webconfigs.pki import build_pki
 
 FIXTURES = Path(__file__).parent / "webconfigs"
 BAD = sorted(FIXTURES.glob("*.bad.yaml"))
