@@ -43,7 +43,7 @@ def test_ec2_uses_end_field_and_costs_per_count():
             "AvailabilityZone": "us-east-1a",
             "UsagePrice": 0.01,
             "FixedPrice": 500.0,
-            "RecurringCharges": HOURLY,
+            "RecurringCharges": [{"Frequency": "Hourly", "Amount": 0.05}],
             "CurrencyCode": "USD",
         }
     )

@@ -151,8 +151,12 @@ def hourly_recurring(record: Mapping[str, Any]) -> float:
     """Sum of the hourly RecurringCharges of one unit."""
     total = 0.0
     for charge in record.get("RecurringCharges") or ():
-        if str(charge.get("RecurringChargeFrequency", "")).lower() == "hourly":
-            total += to_number(charge.get("RecurringChargeAmount", 0), "RecurringChargeAmount")
+        # EC2 names the members Frequency/Amount; the other services
+        # RecurringChargeFrequency/RecurringChargeAmount.
+        frequency = charge.get("RecurringChargeFrequency", charge.get("Frequency", ""))
+        if str(frequency).lower() == "hourly":
+            amount = charge.get("RecurringChargeAmount", charge.get("Amount", 0))
+            total += to_number(amount, "RecurringChargeAmount")
     return total
 
 
