@@ -28,3 +28,10 @@ if [ -f monitoring/schema-check/package.json ] && command -v npm >/dev/null 2>&1
         (cd monitoring/schema-check && npm ci --no-audit --no-fund --silent)
     fi
 fi
+
+# prometheus-operator API types for the chart's ServiceMonitor/PrometheusRule check.
+if [ -f helm/schema-check/package.json ] && command -v npm >/dev/null 2>&1; then
+    if [ ! -d helm/schema-check/node_modules ]; then
+        (cd helm/schema-check && npm ci --no-audit --no-fund --silent)
+    fi
+fi
