@@ -78,15 +78,14 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 30  # seconds a client may take to send its request
 
-    def setup(self) -> None:
-        super().setup()
-        do_handshake = getattr(self.connection, "do_handshake", None)
-        if do_handshake is not None:
-            self.connection.settimeout(self.timeout)
-            do_handshake()
-
     def handle(self) -> None:
         try:
+            # TLS: the handshake runs here, under the request timeout set in
+            # setup(); a refused client (ssl.SSLError is an OSError) is logged
+            # at debug level, not as a traceback.
+            do_handshake = getattr(self.connection, "do_handshake", None)
+            if do_handshake is not None:
+                do_handshake()
             super().handle()
         except (ConnectionError, TimeoutError, OSError) as exc:
             log.debug("connection from %s ended: %s", self.client_address[0], exc)

@@ -1,0 +1,162 @@
+"""The exporter as a real process: promtool on its /metrics, no secrets in debug
+logs, clean exit on SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.conftest import OWN_ACCOUNT
+from tests.integration.test_core_slice import CONFIG, seed
+from tests.tooling import require_tool
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The one lint line DESIGN §4 accepts: the user-facing gauge is in days on purpose.
+ACCEPTED_LINT = 'aws_reservation_days_until_expiry use base unit "seconds" instead of "days"'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ExporterProcess:
+    def __init__(self, fake, tmp_path: Path, config: dict, *extra: str) -> None:
+        self.port = free_port()
+        self.config_path = tmp_path / "config.yaml"
+        self.config_path.write_text(yaml.safe_dump(config))
+        self.log_path = tmp_path / "exporter.log"
+        self.log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "exporter",
+                f"--config.file={self.config_path}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                *extra,
+            ],
+            cwd=ROOT,
+            env=fake.env(OWN_ACCOUNT),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.output()
+            try:
+                if self.get("/readyz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("exporter not ready:\n" + self.output())
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> tuple[int, float]:
+        started = time.monotonic()
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        return code, time.monotonic() - started
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def process(fake_env, tmp_path):
+    seed(fake_env)
+    started: list[ExporterProcess] = []
+
+    def start(config: dict = CONFIG, *extra: str) -> ExporterProcess:
+        proc = ExporterProcess(fake_env, tmp_path, config, *extra)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.close()
+
+
+def test_promtool_finds_only_the_documented_lint(process, tmp_path):
+    promtool = require_tool("promtool")
+    proc = process()
+    proc.wait_ready()
+    status, body = proc.get("/metrics")
+    assert status == 200
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=body, capture_output=True, timeout=60
+    )
+    lines = [ln for ln in (result.stdout + result.stderr).decode().splitlines() if ln.strip()]
+    assert lines == [ACCEPTED_LINT]
+
+
+def _issued_secrets(fake_env) -> set[str]:
+    """Every secret the fake handed out: session tokens and assumed secret keys."""
+    from moto.sts.models import sts_backends
+
+    secrets = {fake_env.credentials(OWN_ACCOUNT)[1]}
+    for account_id in sts_backends:
+        for partition in sts_backends[account_id]:
+            for role in sts_backends[account_id][partition].assumed_roles:
+                secrets.update({role.session_token, role.secret_access_key})
+    return secrets
+
+
+def test_debug_logs_contain_no_secret_key_or_session_token(process, fake_env):
+    proc = process(CONFIG, "--log.level=debug")
+    proc.wait_ready()
+    proc.get("/metrics")
+    proc.get("/")
+    code, _ = proc.stop()
+    assert code == 0
+    output = proc.output()
+    secrets = _issued_secrets(fake_env)
+    assert len(secrets) >= 7  # own secret + 3 assumed roles x (token, secret)
+    assert "DEBUG" in output  # debug logging was really on
+    leaked = [s for s in secrets if s in output]
+    assert leaked == []
+
+
+def test_sigterm_exits_zero_quickly_even_mid_refresh(process, fake_env):
+    fake_env.delay("rds", 30.0)  # every RDS listing hangs: a refresh is in flight
+    proc = process()
+    time.sleep(2)
+    assert proc.get("/readyz")[0] == 503
+    code, took = proc.stop(signal.SIGTERM)
+    assert code == 0
+    assert took < 10
+
+
+def test_sigint_exits_zero(process):
+    proc = process()
+    proc.wait_ready()
+    code, took = proc.stop(signal.SIGINT)
+    assert code == 0
+    assert took < 10
