@@ -130,9 +130,10 @@ class FakeControls:
     def add_mfa_device(self, serial: str, code: str) -> None:
         self._invoke("add_mfa_device", serial=serial, code=code)
 
-    def set_session_limits(self, min_seconds: int) -> None:
-        """Lower STS's minimum DurationSeconds (AWS: 900) for tests of expiry."""
-        self._invoke("set_session_limits", min_seconds=min_seconds)
+    def set_session_limits(self, min_seconds: int = 900, cap_seconds: int | None = None) -> None:
+        """STS bounds: smallest DurationSeconds accepted (AWS: 900; boto3 also checks
+        it client-side) and a cap on every issued session's lifetime in seconds."""
+        self._invoke("set_session_limits", min_seconds=min_seconds, cap_seconds=cap_seconds)
 
     # --- faults -------------------------------------------------------------------
 

@@ -51,11 +51,14 @@ class FakeState:
         """Register an MFA device and the one code it accepts."""
         self.trust.add_mfa_device(serial, code)
 
-    def set_session_limits(self, min_seconds: int) -> None:
-        """Allow sessions shorter than AWS's 900 s floor (to watch credentials expire)."""
-        if min_seconds < 1:
-            raise ValueError("min_seconds must be >= 1")
+    def set_session_limits(self, min_seconds: int = 900, cap_seconds: int | None = None) -> None:
+        """STS session bounds: ``min_seconds`` is the smallest DurationSeconds accepted
+        (AWS: 900); ``cap_seconds`` shortens every issued session to at most that many
+        seconds, so tests can watch credentials expire and be renewed."""
+        if min_seconds < 1 or (cap_seconds is not None and cap_seconds < 1):
+            raise ValueError("session limits must be >= 1 second")
         self.trust.min_session_seconds = int(min_seconds)
+        self.trust.cap_seconds = None if cap_seconds is None else int(cap_seconds)
 
     def deny(self, account_id: str, action: str) -> None:
         """Refuse an IAM action (``es:DescribeReservedInstances``) in one account."""
@@ -113,6 +116,7 @@ class FakeState:
         self.store.clear()
         self.trust.clear()
         self.trust.min_session_seconds = 900
+        self.trust.cap_seconds = None
         self.faults.clear()
         self.recorder.reset()
         self.management_account_id = DEFAULT_ACCOUNT_ID

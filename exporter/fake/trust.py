@@ -49,6 +49,9 @@ class Trust:
 
     def __init__(self, min_session_seconds: int = 900) -> None:
         self.min_session_seconds = min_session_seconds
+        # Issue sessions no longer than this, whatever was asked: lets a test
+        # watch credentials expire in seconds although clients validate >= 900.
+        self.cap_seconds: int | None = None
         self._lock = threading.Lock()
         self._roles: dict[str, Role] = {}
         self._mfa: dict[str, str] = {}

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from exporter.fake import errors
 from exporter.fake.catalog import BY_CALL, wire_name
@@ -48,6 +49,8 @@ class FakeAwsApp:
         if rejection is not None:
             status, headers, payload = errors.render(info.protocol, rejection)
         else:
+            if info.signing_name == "sts" and self.state.trust.cap_seconds:
+                _cap_duration(environ, body, self.state.trust.cap_seconds)
             status, headers, payload = self._call_moto(environ)
             if status < 400:
                 payload = self._after(info, payload)
@@ -134,6 +137,21 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     body = environ["wsgi.input"].read(length) if length > 0 else b""
     environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
     return body
+
+
+def _cap_duration(environ: dict[str, Any], body: bytes, cap: int) -> None:
+    """Rewrite an STS form body so moto issues a session of at most ``cap`` seconds."""
+    if not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        return
+    fields = parse_qsl(body.decode(), keep_blank_values=True)
+    if not any(k == "Action" and v in ("AssumeRole", "GetSessionToken") for k, v in fields):
+        return
+    asked = next((int(v) for k, v in fields if k == "DurationSeconds" and v.isdigit()), None)
+    fields = [(k, v) for k, v in fields if k != "DurationSeconds"]
+    fields.append(("DurationSeconds", str(min(asked or cap, cap))))
+    new_body = urlencode(fields).encode()
+    environ["wsgi.input"] = io.BytesIO(new_body)
+    environ["CONTENT_LENGTH"] = str(len(new_body))
 
 
 def _parse_time(text: str) -> datetime:
