@@ -86,6 +86,8 @@ class AccountDirectory:
             return account
         with self._lock:
             known = self._ids.get(account.name)
+        if known is None and not account.role_arn and not account.profile:
+            known = self.own_arn().split(":")[4]  # the own identity, already read
         if known is None:
             session = self.factory.session_for(account, self.static_by_name)
             sts = self.factory.client(

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.session
 from botocore.config import Config as BotoConfig
@@ -25,6 +25,9 @@ from botocore.credentials import (
 
 from exporter import __version__
 from exporter.model import Account
+
+if TYPE_CHECKING:
+    from exporter.profiles import ProfileResolver
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +114,15 @@ class ClientFactory:
         concurrency: int = 16,
         on_session: Callable[[botocore.session.Session], None] | None = None,
         mfa_prompter: Callable[[str], str] | None = None,
+        time_fetcher: Callable[[], datetime] | None = None,
     ) -> None:
         self._base = botocore.session.Session()
         self._loader = self._base.get_component("data_loader")
         self._config = client_config(max_pool_connections=max(10, concurrency))
         self._on_session = on_session
         self._mfa_prompter = mfa_prompter
+        self._time_fetcher = time_fetcher  # decides when credentials need renewing (tests)
+        self._profiles: ProfileResolver | None = None
         self._lock = threading.Lock()
         self._sessions: dict[tuple[object, ...], AccountSession] = {}
         self._own: AccountSession | None = None
@@ -182,6 +188,7 @@ class ClientFactory:
             session_name=account.session_name,
             duration=duration,
             region=PARTITION_HOME_REGION.get(partition, "us-east-1"),
+            time_fetcher=self._time_fetcher,
         )
         session = self._new_session()
         session.register_component(
@@ -190,28 +197,28 @@ class ClientFactory:
         return AccountSession(session, partition=partition)
 
     def _profile_session(self, profile: str) -> AccountSession:
-        """A named profile from the shared AWS config, resolved by botocore.
+        """A named profile from the shared AWS config (exporter.profiles resolves it).
 
-        A daemon cannot answer an MFA prompt: such profiles fail with a clear
-        error instead of blocking on a terminal that is not there.
+        A daemon cannot answer an MFA prompt: profiles needing one anywhere in
+        their source chain fail with a clear ProfileError instead of blocking on
+        a terminal that is not there. With ``mfa_prompter`` (report, doctor) the
+        code is asked once per source profile and MFA device.
         """
+        resolver = self._profile_resolver()
+        credentials = resolver.credentials(profile)
         session = self._new_session(profile=profile)
-        settings = session.full_config.get("profiles", {}).get(profile)
-        if settings is None:
-            raise ProfileError(f"profile {profile!r} is not defined in the shared AWS config")
-        if settings.get("mfa_serial") and self._mfa_prompter is None:
-            raise ProfileError(
-                f"profile {profile!r} needs an MFA code (mfa_serial); the exporter daemon "
-                "cannot prompt for one: use a role without an MFA condition, or the "
-                "`report` command"
-            )
-        if self._mfa_prompter is not None:
-            provider = session.get_component("credential_provider").get_provider("assume-role")
-            if provider is not None:
-                provider._prompter = self._mfa_prompter
-        role_arn = settings.get("role_arn")
-        partition = partition_of_arn(role_arn) if role_arn else "aws"
-        return AccountSession(session, partition=partition)
+        session.register_component(
+            "credential_provider", CredentialResolver([_FixedProvider(credentials)])
+        )
+        return AccountSession(session, partition=resolver.partition(profile))
+
+    def _profile_resolver(self) -> ProfileResolver:
+        from exporter.profiles import ProfileResolver  # imports this module: import late
+
+        with self._lock:
+            if self._profiles is None:
+                self._profiles = ProfileResolver(self._new_session, self._mfa_prompter)
+            return self._profiles
 
     # -- clients ------------------------------------------------------------
 
@@ -256,6 +263,7 @@ def assume_role_credentials(
     session_name: str,
     duration: int,
     region: str,
+    time_fetcher: Callable[[], datetime] | None = None,
 ) -> RefreshableCredentials:
     """Credentials for ``role_arn`` that renew themselves before they expire.
 
@@ -285,17 +293,20 @@ def assume_role_credentials(
         }
 
     advisory, mandatory = refresh_windows(duration)
+    now = time_fetcher or _utc_now
     # Deferred: an already-expired placeholder makes botocore call fetch() on first use.
-    placeholder = {
-        "access_key": "",
-        "secret_key": "",
-        "token": "",
-        "expiry_time": (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(),
-    }
-    return RefreshableCredentials.create_from_metadata(
-        placeholder,
+    return RefreshableCredentials(
+        access_key="",
+        secret_key="",
+        token="",
+        expiry_time=now() - timedelta(hours=1),
         refresh_using=fetch,
         method="assume-role",
+        time_fetcher=now,
         advisory_timeout=advisory,
         mandatory_timeout=mandatory,
     )
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -66,7 +66,8 @@ def failure_reason(exc: BaseException) -> str:
         (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError, ConnectionClosedError),
     ):
         return "timeout"
-    if isinstance(exc, (MalformedRecord, ResponseParserError)):
+    # botocore raises a plain ValueError for an unparseable timestamp in a response.
+    if isinstance(exc, (MalformedRecord, ResponseParserError, ValueError)):
         return "malformed"
     return "error"
 
