@@ -1,0 +1,600 @@
+"""``aws-reservation-exporter report``: every reservation across the configured
+accounts, sorted by days left, as a table, JSON or CSV.
+
+It runs exactly one refresh cycle of the daemon's own data path (Refresher,
+ClientFactory, SnapshotStore), so it sees what the exporter would export.
+
+Exit status: 0 all good; 1 ``--fail-within`` matched a reservation; 2 bad
+flags or configuration; 3 some targets could not be read (the report is
+incomplete; they are listed on stderr). A match wins over failed targets:
+it is certain, while an incomplete report cannot prove there is none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+from exporter.model import Reservation, TargetResult
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_EXPIRING = 1
+EXIT_USAGE = 2
+EXIT_INCOMPLETE = 3
+EXIT_INTERRUPTED = 130
+DAY = 86400.0
+FORMATS = ("table", "json", "csv")
+
+Prompter = Callable[[str], str]
+
+
+# --------------------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One reservation as the report shows it. Times are Unix seconds (UTC)."""
+
+    account: str
+    account_id: str
+    region: str
+    service: str
+    reservation_id: str
+    type: str  # instance/node type; the plan type for Savings Plans
+    count: int | None  # None for Savings Plans
+    state: str
+    start: float
+    end: float
+    days_left: float
+    hourly_cost: float | None
+    currency: str
+
+
+@dataclass(frozen=True)
+class FailedTarget:
+    account: str
+    account_id: str
+    region: str
+    service: str
+    reason: str
+
+
+def report_rows(
+    results: Sequence[TargetResult], at: float, within: float | None = None
+) -> list[ReportRow]:
+    """Rows for every reservation in ``results``, sorted by days left (soonest first).
+
+    ``within`` (seconds) keeps reservations ending no later than ``at + within``;
+    ones already ended (kept by expired_lookback) stay, with negative days left.
+    """
+    rows = []
+    for result in results:
+        target = result.target
+        for r in result.reservations:
+            days_left = (r.end - at) / DAY
+            if within is not None and days_left > within / DAY:
+                continue
+            rows.append(
+                ReportRow(
+                    account=target.account,
+                    account_id=target.account_id,
+                    region=r.region or target.region,
+                    service=target.service,
+                    reservation_id=r.reservation_id,
+                    type=_type_of(r),
+                    count=r.instance_count,
+                    state=r.state,
+                    start=r.start,
+                    end=r.end,
+                    days_left=days_left,
+                    hourly_cost=r.hourly_cost,
+                    currency=r.currency,
+                )
+            )
+    rows.sort(key=lambda r: (r.end, r.account, r.region, r.service, r.reservation_id))
+    return rows
+
+
+def _type_of(r: Reservation) -> str:
+    """The instance/node type; for Savings Plans the plan type (and EC2 family)."""
+    if r.plan_type:
+        return f"{r.plan_type} {r.instance_type}".strip()
+    return r.instance_type
+
+
+def failed_targets(results: Sequence[TargetResult]) -> list[FailedTarget]:
+    failed = [
+        FailedTarget(
+            r.target.account,
+            r.target.account_id,
+            r.target.region,
+            r.target.service,
+            r.error_reason or "error",
+        )
+        for r in results
+        if not r.success
+    ]
+    return sorted(failed, key=lambda f: (f.account, f.region, f.service))
+
+
+def expiring_within(rows: Sequence[ReportRow], window: float) -> list[ReportRow]:
+    """Rows not yet ended that end within ``window`` seconds (for ``--fail-within``)."""
+    return [r for r in rows if 0 <= r.days_left <= window / DAY]
+
+
+# ----------------------------------------------------------------------- rendering
+
+
+def iso(ts: float) -> str:
+    """Unix seconds as ISO 8601 UTC with a Z, to the second."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _record(row: ReportRow) -> dict[str, Any]:
+    record = asdict(row)
+    record["start"] = iso(row.start)
+    record["end"] = iso(row.end)
+    record["days_left"] = round(row.days_left, 2)
+    if row.hourly_cost is not None:
+        record["hourly_cost"] = round(row.hourly_cost, 6)
+    return record
+
+
+def render_json(
+    rows: Sequence[ReportRow],
+    failed: Sequence[FailedTarget],
+    at: float,
+    within: float | None,
+) -> str:
+    """``{"as_of", "within_days", "reservations": [...], "failed_targets": [...]}``."""
+    document = {
+        "as_of": iso(at),
+        "within_days": None if within is None else round(within / DAY, 6),
+        "reservations": [_record(r) for r in rows],
+        "failed_targets": [asdict(f) for f in failed],
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+CSV_COLUMNS = tuple(ReportRow.__dataclass_fields__)
+
+
+def render_csv(rows: Sequence[ReportRow]) -> str:
+    """One header line, then one line per reservation (empty cells for missing values)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in _record(row).items()})
+    return buffer.getvalue()
+
+
+TABLE_HEADERS = (
+    "ACCOUNT",
+    "ACCOUNT ID",
+    "REGION",
+    "SERVICE",
+    "ID",
+    "TYPE",
+    "COUNT",
+    "STATE",
+    "END (UTC)",
+    "DAYS LEFT",
+    "HOURLY COST",
+)
+_RIGHT = frozenset({"COUNT", "DAYS LEFT", "HOURLY COST"})
+
+
+def render_table(rows: Sequence[ReportRow]) -> str:
+    """A plain-text table for people."""
+    cells = [
+        (
+            r.account,
+            r.account_id,
+            r.region,
+            r.service,
+            r.reservation_id,
+            r.type or "-",
+            "-" if r.count is None else str(r.count),
+            r.state,
+            datetime.fromtimestamp(r.end, tz=timezone.utc).strftime("%Y-%m-%d %H:%M"),
+            f"{r.days_left:.1f}",
+            "-" if r.hourly_cost is None else f"{r.hourly_cost:.4f} {r.currency}",
+        )
+        for r in rows
+    ]
+    return format_table(TABLE_HEADERS, cells, right=_RIGHT)
+
+
+def format_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[str] = frozenset()
+) -> str:
+    """Columns padded to their widest cell, two spaces apart; ``right`` columns right-aligned."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.rjust(w) if h in right else c.ljust(w)
+            for h, c, w in zip(headers, cells, widths, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(headers), *(line(r) for r in rows)]) + "\n"
+
+
+# ------------------------------------------------------------------------ progress
+
+
+class Progress:
+    """A self-erasing progress line on stderr while a long run lasts.
+
+    Only on a terminal, and only after ``delay`` seconds, so piped output and
+    quick runs stay clean. Log lines and prompts written meanwhile go through
+    ``write`` / ``paused`` so they never land in the middle of the line.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        describe: Callable[[], str],
+        *,
+        enabled: bool,
+        delay: float = 1.0,
+        interval: float = 0.2,
+    ) -> None:
+        self.stream = stream
+        self.describe = describe
+        self.enabled = enabled
+        self.delay = delay
+        self.interval = interval
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._shown = False
+        self._paused = 0
+        self._thread: threading.Thread | None = None
+        self._started = 0.0
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            self._started = time.monotonic()
+            self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        self.clear()
+
+    def _run(self) -> None:
+        if self._stop.wait(self.delay):
+            return
+        while not self._stop.is_set():
+            with self._lock:
+                if not self._paused:
+                    elapsed = time.monotonic() - self._started
+                    self.stream.write(f"\r\x1b[K{self.describe()} ({elapsed:.0f}s)")
+                    self.stream.flush()
+                    self._shown = True
+            self._stop.wait(self.interval)
+
+    def clear(self) -> None:
+        with self._lock:
+            if self._shown:
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
+                self._shown = False
+
+    def write(self, text: str) -> None:
+        """Write ``text`` to the stream on a clean line."""
+        with self._lock:
+            self.clear()
+            self.stream.write(text)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        with self._lock:
+            self.clear()
+            self._paused += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._paused -= 1
+
+    def guard_prompter(self, prompter: Prompter) -> Prompter:
+        def ask(prompt: str) -> str:
+            with self.paused():
+                return prompter(prompt)
+
+        return ask
+
+    @contextlib.contextmanager
+    def guard_logging(self) -> Iterator[None]:
+        """Route the root logger's stream handlers through ``write`` meanwhile."""
+        handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
+        previous = [h.setStream(_Through(self, h.stream)) for h in handlers]  # type: ignore[arg-type]
+        try:
+            yield
+        finally:
+            for handler, stream in zip(handlers, previous, strict=True):
+                handler.setStream(stream)
+
+
+class _Through:
+    """A stream that writes through ``Progress.write`` when it targets the same stream."""
+
+    def __init__(self, progress: Progress, stream: TextIO) -> None:
+        self._progress = progress
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if self._stream is self._progress.stream:
+            self._progress.write(text)
+        else:
+            self._stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+# ---------------------------------------------------------------------- data path
+
+
+def collect(
+    config: Any,
+    *,
+    at: float,
+    prompter: Prompter | None,
+    progress: Progress | None = None,
+) -> list[TargetResult]:
+    """One refresh cycle of the daemon's data path, evaluated as of ``at``.
+
+    ``at`` is the cycle's clock: the expired_lookback filter applies relative
+    to it, as the exporter would at that moment.
+    """
+    from exporter.aws import ClientFactory
+    from exporter.refresher import Refresher
+    from exporter.store import SnapshotStore
+    from exporter.telemetry import Telemetry
+
+    telemetry = Telemetry()
+    store = SnapshotStore()
+    if progress is not None and prompter is not None:
+        prompter = progress.guard_prompter(prompter)
+    factory = ClientFactory(
+        concurrency=config.concurrency,
+        on_session=telemetry.hook_session,
+        mfa_prompter=prompter,
+    )
+    refresher = Refresher(
+        config, factory=factory, store=store, telemetry=telemetry, clock=lambda: at
+    )
+    if progress is not None:
+        progress.describe = lambda: f"reading reservations: {len(store)} targets done"
+        with progress, progress.guard_logging():
+            refresher.run_cycle()
+    else:
+        refresher.run_cycle()
+    return store.results()
+
+
+@contextlib.contextmanager
+def demo_fake() -> Iterator[Any]:
+    """The embedded fake AWS seeded with the demo data; yields the demo config.
+
+    The process environment points at the fake only while inside (AWS_PROFILE,
+    per-service endpoints and shared config files are cleared), so nothing can
+    reach real AWS. Raises ImportError naming the extra when moto is missing.
+    """
+    import os
+
+    from exporter.config import parse_config
+    from exporter.fake import FakeAws  # ImportError names the [demo] extra
+    from exporter.fake.demo_data import demo_config, seed_demo
+
+    saved = dict(os.environ)
+    try:
+        with FakeAws() as fake:
+            layout = seed_demo(fake)  # relative to now; --at still moves the evaluation
+            fake.apply_env(account_id=layout.own_account_id)
+            yield parse_config(demo_config(layout), source="<demo>")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from exporter.cli import add_logging_flags
+
+    parser = argparse.ArgumentParser(
+        prog="aws-reservation-exporter report",
+        description="List every reservation across the configured accounts, soonest "
+        "expiry first. Reads AWS once, through the same code as the exporter.",
+        epilog="Exit status: 0 ok; 1 --fail-within matched; 2 bad flags or configuration; "
+        "3 some targets could not be read (listed on stderr). Profiles with mfa_serial "
+        "ask for a code once per source profile (from stdin when it is not a terminal).",
+    )
+    parser.add_argument(
+        "--config.file",
+        dest="config_file",
+        default="config.yaml",
+        metavar="PATH",
+        help="configuration file (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--within",
+        metavar="DURATION",
+        help="only reservations ending within this window, e.g. 60d (ended ones included)",
+    )
+    parser.add_argument(
+        "--format", choices=FORMATS, default="table", help="output format (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--at",
+        metavar="DATE",
+        help="evaluate as of this UTC date or time (2025-06-01, 2025-06-01T12:00:00Z) "
+        "instead of now",
+    )
+    parser.add_argument(
+        "--fail-within",
+        dest="fail_within",
+        metavar="DURATION",
+        help="exit 1 when a reservation that has not ended yet ends within this window, "
+        "e.g. 7d (for cron and CI)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="report on the embedded fake AWS with demo data (needs the [demo] extra)",
+    )
+    add_logging_flags(parser)
+    # Warnings name each failed target with AWS's reason; info would be noise here.
+    parser.set_defaults(log_level="warning")
+    return parser
+
+
+def parse_at(text: str) -> float:
+    """``2025-06-01`` (midnight UTC) or an ISO 8601 time; naive means UTC."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"--at: not a date or time: {text!r}; use 2025-06-01 or 2025-06-01T12:00:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def _window(flag: str, text: str | None) -> float | None:
+    if text is None:
+        return None
+    from exporter.config import parse_duration
+
+    try:
+        return parse_duration(text, allow_zero=True)
+    except ValueError as exc:
+        raise ValueError(f"{flag}: {exc}") from None
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    prompter: Prompter | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run the report; returns the exit status. ``prompter`` asks for MFA codes
+    (default: the terminal, or a line of stdin when it is not one)."""
+    from exporter.cli import load_config_or_exit
+    from exporter.logs import setup_logging
+    from exporter.profiles import terminal_prompter
+
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    parser = build_parser()
+    opts = parser.parse_args(list(sys.argv[2:] if argv is None else argv))
+    try:
+        at = parse_at(opts.at) if opts.at else time.time()
+        within = _window("--within", opts.within)
+        fail_within = _window("--fail-within", opts.fail_within)
+    except ValueError as exc:
+        parser.error(str(exc))
+    setup_logging(opts.log_level, opts.log_format)
+
+    with contextlib.ExitStack() as stack:
+        if opts.demo:
+            try:
+                config = stack.enter_context(demo_fake())
+            except ImportError as exc:
+                print(f"--demo: {exc}", file=err)
+                return EXIT_USAGE
+        else:
+            config = load_config_or_exit(opts.config_file)
+            if config is None:
+                return EXIT_USAGE
+        progress = Progress(err, lambda: "", enabled=_is_tty(err))
+        try:
+            results = collect(
+                config, at=at, prompter=prompter or terminal_prompter, progress=progress
+            )
+        except KeyboardInterrupt:
+            print("interrupted", file=err)
+            return EXIT_INTERRUPTED
+
+    every_row = report_rows(results, at)
+    rows = report_rows(results, at, within)
+    failed = failed_targets(results)
+    if opts.format == "json":
+        out.write(render_json(rows, failed, at, within))
+    elif opts.format == "csv":
+        out.write(render_csv(rows))
+    elif rows:
+        out.write(render_table(rows))
+    else:
+        scope = "" if within is None else f" ending within {opts.within}"
+        out.write(f"no reservations{scope} as of {iso(at)}\n")
+    out.flush()
+    return _exit_status(every_row, failed, fail_within, err, len(results))
+
+
+def _exit_status(
+    rows: Sequence[ReportRow],
+    failed: Sequence[FailedTarget],
+    fail_within: float | None,
+    err: TextIO,
+    total: int,
+) -> int:
+    if failed:
+        print(
+            f"{len(failed)} of {total} targets could not be read; the report is incomplete "
+            "(run `aws-reservation-exporter doctor` to see which permissions are missing):",
+            file=err,
+        )
+        for f in failed:
+            print(
+                f"  account={f.account} account_id={f.account_id or '?'} region={f.region} "
+                f"service={f.service}: {f.reason}",
+                file=err,
+            )
+    if fail_within is not None:
+        expiring = expiring_within(rows, fail_within)
+        if expiring:
+            print(
+                f"{len(expiring)} reservation(s) end within the --fail-within window: "
+                + ", ".join(r.reservation_id for r in expiring),
+                file=err,
+            )
+            return EXIT_EXPIRING
+    return EXIT_INCOMPLETE if failed else EXIT_OK
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
