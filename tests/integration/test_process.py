@@ -160,3 +160,44 @@ def test_sigint_exits_zero(process):
     code, took = proc.stop(signal.SIGINT)
     assert code == 0
     assert took < 10
+
+
+def test_sighup_with_a_bad_config_keeps_serving_the_old_one(process, fake_env):
+    proc = process()
+    proc.wait_ready()
+    before = proc.get("/metrics")[1]
+    proc.config_path.write_text("regions: [us-east-1]\naccounts:\n  - name: x\n    id: 12\n")
+    proc.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while b"aws_reservation_config_last_reload_successful 0.0" not in proc.get("/metrics")[1]:
+        assert time.monotonic() < deadline, proc.output()
+        time.sleep(0.1)
+    after = proc.get("/metrics")[1]
+    assert proc.proc.poll() is None
+    assert "config reload refused" in proc.output()
+    assert "accounts[0].id" in proc.output()
+
+    def ids(body: bytes) -> set[str]:
+        from tests.integration.conftest import parse_samples
+
+        samples = parse_samples(body.decode())
+        return {dict(k[1])["reservation_id"] for k in samples if k[0] == "aws_reservation_info"}
+
+    assert ids(after) == ids(before) and len(ids(before)) > 100
+    code, _ = proc.stop()
+    assert code == 0
+
+
+def test_bad_config_file_exits_2_naming_the_field(fake_env, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("regions: [us-east-1]\nconcurrency: 0\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", f"--config.file={bad}"],
+        cwd=ROOT,
+        env=fake_env.env(OWN_ACCOUNT),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "concurrency" in result.stderr
