@@ -10,6 +10,7 @@ check, so unknown fields fail as they would under `kubectl apply`.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -80,31 +81,50 @@ def test_every_ci_file_renders_operator_objects_the_operator_accepts(
     assert result.stdout.startswith("OK ")
 
 
-@pytest.mark.parametrize(
-    ("kind", "mutate", "complaint"),
-    [
-        # An unknown field: what a misspelt template would produce.
-        (
-            "ServiceMonitor",
-            lambda d: d["spec"]["endpoints"][0].update(honorLabel=True),
-            "honorLabel",
-        ),
-        # A wrongly typed field.
-        (
-            "ServiceMonitor",
-            lambda d: d["spec"]["endpoints"][0].update(honorLabels="yes"),
-            "boolean",
-        ),
-        ("PrometheusRule", lambda d: d["spec"]["groups"][0].update(rules="none"), "rules"),
-    ],
-)
 def test_checker_rejects_broken_operator_objects(
-    node: str, chart: helm.Chart, tmp_path: Path, kind: str, mutate: Any, complaint: str
+    node: str, chart: helm.Chart, tmp_path: Path
 ) -> None:
     values = {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}}
-    [doc] = [d for d in operator_objects(chart, values) if d["kind"] == kind]
-    mutate(doc)
-    result = check(node, [doc], tmp_path)
+    by_kind = {d["kind"]: d for d in operator_objects(chart, values)}
+
+    def broken(kind: str, name: str, mutate: Any) -> dict[str, Any]:
+        doc = copy.deepcopy(by_kind[kind])
+        doc["metadata"]["name"] = name
+        mutate(doc)
+        return doc
+
+    docs = [
+        # An unknown field: what a misspelt template would produce.
+        broken(
+            "ServiceMonitor",
+            "unknown-field",
+            lambda d: d["spec"]["endpoints"][0].update(honorLabel=True),
+        ),
+        # Wrongly typed fields.
+        broken(
+            "ServiceMonitor",
+            "wrong-type",
+            lambda d: d["spec"]["endpoints"][0].update(honorLabels="yes"),
+        ),
+        broken(
+            "PrometheusRule",
+            "rules-not-a-list",
+            lambda d: d["spec"]["groups"][0].update(rules="none"),
+        ),
+        by_kind["PrometheusRule"],
+    ]
+    result = check(node, docs, tmp_path)
     assert result.returncode == 1
-    assert f"ERROR {kind}/are-aws-reservation-exporter" in result.stdout
-    assert complaint in result.stdout
+    errors = result.stdout.splitlines()
+    assert all(line.startswith("ERROR ") for line in errors), errors
+    assert any(
+        line.startswith("ERROR ServiceMonitor/unknown-field")
+        and "'\"honorLabel\"' does not exist" in line
+        for line in errors
+    ), errors
+    assert any(
+        line.startswith("ERROR ServiceMonitor/wrong-type") and "boolean" in line for line in errors
+    ), errors
+    assert any(line.startswith("ERROR PrometheusRule/rules-not-a-list") for line in errors), errors
+    # The intact object is not blamed.
+    assert not [line for line in errors if "PrometheusRule/are-aws-reservation-exporter" in line]
