@@ -1,0 +1,364 @@
+"""monitoring/dashboard.json: Grafana's schema (tsc), layout and content, and
+every PromQL query parsed by promtool."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.tooling import require_tool
+
+ROOT = Path(__file__).resolve().parents[1]
+MONITORING = ROOT / "monitoring"
+DASHBOARD = MONITORING / "dashboard.json"
+SCHEMA_CHECK = MONITORING / "schema-check"
+
+# DESIGN §4: the metrics the exporter exposes (plus Prometheus's own `up`).
+EXPORTED = {
+    "aws_reservation_days_until_expiry",
+    "aws_reservation_expiry_timestamp_seconds",
+    "aws_reservation_start_timestamp_seconds",
+    "aws_reservation_instances",
+    "aws_reservation_hourly_cost",
+    "aws_reservation_upfront_cost",
+    "aws_reservation_info",
+    "aws_reservation_refresh_success",
+    "aws_reservation_refresh_last_success_timestamp_seconds",
+    "aws_reservation_refresh_duration_seconds",
+    "aws_reservation_api_requests_total",
+    "aws_reservation_refresh_errors_total",
+    "aws_reservation_refresh_interval_seconds",
+    "aws_reservation_config_last_reload_successful",
+    "aws_reservation_config_last_reload_success_timestamp_seconds",
+    "aws_reservation_accounts",
+    "aws_reservation_exporter_build_info",
+    "up",
+}
+GRAFANA_VARIABLES = {
+    "$__rate_interval": "5m",
+    "$__interval": "1m",
+    "$__range": "1h",
+}
+
+
+def load() -> dict[str, Any]:
+    return json.loads(DASHBOARD.read_text())
+
+
+def all_panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for panel in dashboard["panels"]:
+        yield panel
+        yield from panel.get("panels", [])
+
+
+def panel_titled(dashboard: dict[str, Any], title: str) -> dict[str, Any]:
+    return next(p for p in all_panels(dashboard) if p.get("title") == title)
+
+
+def variables(dashboard: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {v["name"]: v for v in dashboard["templating"]["list"]}
+
+
+def queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
+    """(where, PromQL) for every panel target and query variable, with the
+    template variables replaced by values Prometheus accepts."""
+    found = []
+    for panel in all_panels(dashboard):
+        for target in panel.get("targets", []):
+            found.append((f"panel {panel['title']!r} {target['refId']}", target["expr"]))
+    for var in dashboard["templating"]["list"]:
+        if var["type"] == "query":
+            match = re.fullmatch(r"label_values\((.*),\s*\w+\)", var["query"]["query"], re.S)
+            assert match, var["query"]
+            found.append((f"variable {var['name']}", match.group(1)))
+    names = [v for v in variables(dashboard) if v != "datasource"]
+    substituted = []
+    for where, expr in found:
+        for name in names:
+            expr = expr.replace(f"${name}", ".*")
+        for name, value in GRAFANA_VARIABLES.items():
+            expr = expr.replace(name, value)
+        assert "$" not in expr, (where, expr)
+        substituted.append((where, expr))
+    return substituted
+
+
+# --- layout and content -------------------------------------------------
+
+
+def test_dashboard_uses_a_current_schema_and_a_datasource_variable() -> None:
+    dashboard = load()
+    assert dashboard["schemaVersion"] >= 39
+    assert dashboard["uid"] and dashboard["title"]
+    datasource = variables(dashboard)["datasource"]
+    assert datasource["type"] == "datasource" and datasource["query"] == "prometheus"
+    for panel in all_panels(dashboard):
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"] == panel["datasource"], panel["title"]
+
+
+def test_account_region_and_service_variables_come_from_label_values() -> None:
+    found = variables(load())
+    for name in ("account", "region", "service"):
+        var = found[name]
+        assert var["type"] == "query"
+        assert var["query"]["query"].startswith("label_values(aws_reservation_info")
+        assert var["query"]["query"].endswith(f", {name})")
+        assert var["multi"] and var["includeAll"] and var["allValue"] == ".*"
+        assert var["datasource"]["uid"] == "${datasource}"
+
+
+def test_reservation_queries_filter_on_the_template_variables() -> None:
+    for panel in all_panels(load()):
+        for target in panel.get("targets", []):
+            expr = target["expr"]
+            if "aws_reservation" in expr and "threshold_days" not in expr.split("{")[0]:
+                if "api_requests" in expr or "config_last_reload" in expr:
+                    continue  # per exporter, no account/region/service labels
+                for name in ("account", "region", "service"):
+                    assert f'{name}=~"${name}"' in expr, (panel["title"], expr)
+
+
+def test_panels_have_unique_ids_and_fit_the_grid_without_overlap() -> None:
+    panels = list(all_panels(load()))
+    ids = [p["id"] for p in panels]
+    assert len(ids) == len(set(ids))
+    cells: dict[tuple[int, int], str] = {}
+    for panel in panels:
+        pos = panel["gridPos"]
+        assert pos["x"] >= 0 and pos["w"] > 0 and pos["x"] + pos["w"] <= 24, panel["title"]
+        for x in range(pos["x"], pos["x"] + pos["w"]):
+            for y in range(pos["y"], pos["y"] + pos["h"]):
+                assert (x, y) not in cells, f"{panel['title']} overlaps {cells[(x, y)]}"
+                cells[(x, y)] = panel["title"]
+
+
+def test_reservation_table_is_sorted_by_days_left_with_colour_thresholds() -> None:
+    table = panel_titled(load(), "Reservations by days left")
+    assert table["type"] == "table"
+    assert table["options"]["sortBy"] == [{"displayName": "Days left", "desc": False}]
+    sort = next(t for t in table["transformations"] if t["id"] == "sortBy")
+    assert sort["options"]["sort"] == [{"field": "Days left", "desc": False}]
+    days = next(
+        o for o in table["fieldConfig"]["overrides"] if o["matcher"]["options"] == "Days left"
+    )
+    props = {p["id"]: p["value"] for p in days["properties"]}
+    steps = [(s["value"], s["color"]) for s in props["thresholds"]["steps"]]
+    assert steps == [(None, "red"), (7, "orange"), (30, "yellow"), (60, "green")]
+    assert props["custom.cellOptions"]["type"] == "color-background"
+    exprs = [t["expr"] for t in table["targets"]]
+    assert any(e.startswith("aws_reservation:days_until_expiry{") for e in exprs)
+    assert any("aws_reservation:renewal_covered" in e for e in exprs)
+
+
+def test_dashboard_shows_counts_cost_timeline_and_exporter_health() -> None:
+    dashboard = load()
+    exprs = {
+        p["title"]: " ".join(t["expr"] for t in p.get("targets", [])) for p in all_panels(dashboard)
+    }
+    counts = exprs["Ending within each threshold, by account and service"]
+    for tier in ("urgent", "warning", "notice"):
+        assert f'aws_reservation:expiring_unrenewed:count{{tier="{tier}"' in counts
+    assert "sum by (account, service)" in counts
+    assert "aws_reservation:hourly_cost_at_stake" in exprs["Hourly cost at stake"]
+    assert panel_titled(dashboard, "Expiry timeline: days left")["type"] == "timeseries"
+    assert "aws_reservation:days_until_expiry:tier" in exprs["Expiry timeline: days left"]
+    health = exprs["Targets"]
+    for metric in (
+        "refresh_success",
+        "refresh_last_success_timestamp_seconds",
+        "refresh_errors_total",
+    ):
+        assert f"aws_reservation_{metric}" in health
+
+
+# --- PromQL -------------------------------------------------------------
+
+
+def test_every_dashboard_query_parses(tmp_path: Path) -> None:
+    promtool = require_tool("promtool")
+    found = queries(load())
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard-queries",
+                "rules": [
+                    {"record": f"dashboard:query_{i}", "expr": expr}
+                    for i, (_, expr) in enumerate(found)
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "dashboard-queries.yaml"
+    path.write_text(yaml.safe_dump(rules))
+    result = subprocess.run(
+        [promtool, "check", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(found)} rules found" in result.stdout
+
+
+def test_a_query_that_does_not_parse_is_caught(tmp_path: Path) -> None:
+    promtool = require_tool("promtool")
+    path = tmp_path / "bad.yaml"
+    bad = {"record": "x", "expr": "sum by (account (aws_reservation_info)"}
+    path.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [bad]}]}))
+    result = subprocess.run(
+        [promtool, "check", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+
+
+def test_every_dashboard_metric_is_exported_or_recorded() -> None:
+    rules = yaml.safe_load((MONITORING / "alerts.yaml").read_text())
+    recorded = {r["record"] for g in rules["groups"] for r in g["rules"] if "record" in r}
+    for where, expr in queries(load()):
+        for name in re.findall(r"\b(aws_reservation[\w:]*|up)\b", expr):
+            assert name in EXPORTED | recorded, (where, name)
+
+
+# --- Grafana's schema (tsc) ---------------------------------------------
+
+
+def schema_check_ready() -> Path:
+    """node plus the npm project's dependencies (`make tools` runs npm ci)."""
+    require_tool("node")
+    if not (SCHEMA_CHECK / "node_modules" / "@grafana" / "schema").is_dir():
+        message = f"{SCHEMA_CHECK}/node_modules missing (run `make tools`)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return SCHEMA_CHECK
+
+
+def type_check(dashboards: dict[str, dict[str, Any]], workdir: Path) -> tuple[dict[str, str], str]:
+    """Generate a typed .ts per dashboard in ``workdir`` and run tsc --strict
+    once over all of them. Returns the generator's error per dashboard it
+    refused, and tsc's output (errors start with ``generated/<name>.ts``)."""
+    node = require_tool("node")
+    project = schema_check_ready()
+    (workdir / "node_modules").symlink_to(project / "node_modules")
+    (workdir / "tsconfig.json").write_text((project / "tsconfig.json").read_text())
+    refused = {}
+    for name, dashboard in dashboards.items():
+        source = workdir / f"{name}.json"
+        source.write_text(json.dumps(dashboard))
+        generate = subprocess.run(
+            [
+                node,
+                str(project / "generate.mjs"),
+                str(source),
+                str(workdir / "generated" / f"{name}.ts"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if generate.returncode != 0:
+            refused[name] = generate.stdout + generate.stderr
+    tsc = project / "node_modules" / "typescript" / "bin" / "tsc"
+    result = subprocess.run(
+        [node, str(tsc), "--noEmit", "--strict", "-p", "tsconfig.json"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return refused, result.stdout + result.stderr
+
+
+@pytest.mark.tools
+def test_dashboard_type_checks_against_grafanas_schema(tmp_path: Path) -> None:
+    refused, output = type_check({"dashboard": load()}, tmp_path)
+    assert refused == {}
+    assert output.strip() == ""
+    generated = (tmp_path / "generated" / "dashboard.ts").read_text()
+    assert "export const dashboard: Json<Dashboard> = " in generated
+    assert "Json<panel_table.Options>" in generated
+
+
+def mutation(
+    path: str, change: Callable[[dict[str, Any]], None]
+) -> Callable[[dict[str, Any]], None]:
+    def apply(dashboard: dict[str, Any]) -> None:
+        change(next(p for p in all_panels(dashboard) if p.get("title") == path))
+
+    return apply
+
+
+BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    "grid height as text": (
+        mutation("Reservations by days left", lambda p: p["gridPos"].update(h="12")),
+        "not assignable to type 'number'",
+    ),
+    "misspelt panel key": (
+        mutation("Reservations by days left", lambda p: p.update(titel=p.pop("title"))),
+        "'\"titel\"' does not exist",
+    ),
+    "table without showHeader": (
+        mutation("Reservations by days left", lambda p: p["options"].pop("showHeader")),
+        "'showHeader' is missing",
+    ),
+    "unknown thresholds mode": (
+        mutation(
+            "Hourly cost at stake",
+            lambda p: p["fieldConfig"]["defaults"]["thresholds"].update(mode="absolut"),
+        ),
+        "'\"absolut\"' is not assignable",
+    ),
+    "stat colour mode that does not exist": (
+        mutation("Targets failing", lambda p: p["options"].update(colorMode="rainbow")),
+        "'\"rainbow\"' is not assignable",
+    ),
+    "query without refId": (
+        mutation("Targets failing", lambda p: p["targets"][0].pop("refId")),
+        "'refId' is missing",
+    ),
+    "unknown panel type": (
+        mutation("Targets failing", lambda p: p.update(type="stats")),
+        'panel type "stats"',
+    ),
+}
+
+
+@pytest.mark.tools
+def test_schema_check_rejects_each_broken_panel(tmp_path: Path) -> None:
+    """Each mutation alone must fail the check, with the expected message; the
+    untouched dashboard, checked in the same tsc run, must not."""
+    dashboards = {"valid": load()}
+    for index, (change, _) in enumerate(BROKEN.values()):
+        broken = copy.deepcopy(load())
+        change(broken)
+        dashboards[f"broken{index}"] = broken
+    refused, output = type_check(dashboards, tmp_path)
+    errors: dict[str, list[str]] = {}
+    for line in output.splitlines():
+        match = re.match(r"generated/(\w+)\.ts\(\d+,\d+\): error (.*)", line)
+        if match:
+            errors.setdefault(match.group(1), []).append(match.group(2))
+    assert "valid" not in refused and "valid" not in errors, output
+    for index, (name, (_, message)) in enumerate(BROKEN.items()):
+        found = refused.get(f"broken{index}", "") + "\n".join(errors.get(f"broken{index}", []))
+        assert message in found, f"{name}: expected {message!r} in {found!r}"
