@@ -30,7 +30,7 @@ from exporter.accounts import AccountDirectory
 from exporter.aws import PARTITION_HOME_REGION, AccountSession, ClientFactory, ProfileError
 from exporter.model import Account
 from exporter.refresher import describe_error, failure_reason
-from exporter.report import Progress, demo_fake, format_table
+from exporter.report import Progress, demo_fake, format_table, is_tty, log_to
 from exporter.services import REGISTRY
 from exporter.services.base import ServiceSpec
 
@@ -262,6 +262,21 @@ class Doctor:
 
     def _access(self, account: Account) -> tuple[Access | None, Diagnosis]:
         """Whether the account's credentials work (assuming its role), and its regions."""
+        if account.via and not self._reachable(account.via):
+            # Its own role cannot be judged before the account it is assumed from works.
+            aid = account.account_id or ""
+            return None, Diagnosis(
+                checks=[
+                    Check(
+                        account.name,
+                        aid,
+                        _access_label(account),
+                        NOT_CHECKED,
+                        f"{account.via} cannot be reached",
+                    ),
+                ],
+                fixes=[Fix(account.name, aid, f"reached via {account.via!r}: fix that first")],
+            )
         try:
             session = self.factory.session_for(account, self.directory.static_by_name)
             sts = self.factory.client(
@@ -316,6 +331,8 @@ class Doctor:
             )
         if not account.role_arn:
             return Fix(account.name, aid, "the exporter's own credentials do not work", message)
+        if not _is_denied(exc):  # throttling, a bad DurationSeconds...: AWS said what
+            return Fix(account.name, aid, f"cannot assume {account.role_arn}", message)
         caller = (
             f"the role of account {account.via!r}" if account.via else "the exporter's identity"
         )
@@ -334,7 +351,7 @@ class Doctor:
             aid,
             f"cannot assume {account.role_arn}",
             message,
-            _assume_causes(account, caller) if _is_denied(exc) else (),
+            _assume_causes(account, caller),
             attach_to=principal,
             policy={
                 "Version": "2012-10-17",
@@ -353,6 +370,16 @@ class Doctor:
                     return via.role_arn
             return f"<the role of account {account.via}>"
         return principal_of(self.directory.own_arn()) if self._own_known() else "<exporter ARN>"
+
+    def _reachable(self, name: str) -> bool:
+        """Whether the static account ``name`` has working credentials (sessions are cached)."""
+        try:
+            via = self.directory.static_by_name(name)
+            session = self.factory.session_for(via, self.directory.static_by_name)
+            credentials = session.credentials()
+            return credentials is not None and bool(credentials.get_frozen_credentials())
+        except Exception:
+            return False
 
     def _own_known(self) -> bool:
         try:
@@ -607,6 +634,7 @@ def main(
     err = stderr or sys.stderr
     opts = build_parser().parse_args(list(sys.argv[2:] if argv is None else argv))
     setup_logging(opts.log_level, opts.log_format)
+    log_to(err)
     with contextlib.ExitStack() as stack:
         if opts.demo:
             try:
@@ -618,7 +646,7 @@ def main(
             config = load_config_or_exit(opts.config_file)
             if config is None:
                 return EXIT_USAGE
-        progress = Progress(err, lambda: "checking accounts and permissions", enabled=err.isatty())
+        progress = Progress(err, lambda: "checking accounts and permissions", enabled=is_tty(err))
         factory = ClientFactory(
             concurrency=config.concurrency,
             mfa_prompter=progress.guard_prompter(prompter or terminal_prompter),

@@ -525,6 +525,7 @@ def main(
     except ValueError as exc:
         parser.error(str(exc))
     setup_logging(opts.log_level, opts.log_format)
+    log_to(err)
 
     with contextlib.ExitStack() as stack:
         if opts.demo:
@@ -537,7 +538,7 @@ def main(
             config = load_config_or_exit(opts.config_file)
             if config is None:
                 return EXIT_USAGE
-        progress = Progress(err, lambda: "", enabled=_is_tty(err))
+        progress = Progress(err, lambda: "", enabled=is_tty(err))
         try:
             results = collect(
                 config, at=at, prompter=prompter or terminal_prompter, progress=progress
@@ -593,7 +594,14 @@ def _exit_status(
     return EXIT_INCOMPLETE if failed else EXIT_OK
 
 
-def _is_tty(stream: TextIO) -> bool:
+def log_to(stream: TextIO) -> None:
+    """Send the root logger's output to ``stream`` (the command's stderr)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)
+
+
+def is_tty(stream: TextIO) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):

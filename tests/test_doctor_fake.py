@@ -1,0 +1,311 @@
+"""`doctor` against the fake AWS over HTTP: a refused role (wrong ExternalId),
+a denied action, regions: all, Organizations discovery, MFA, and the IAM
+statements it prints."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import botocore.session
+import pytest
+import yaml
+
+from exporter import doctor
+from exporter.doctor import iam_action, principal_of, read_policy
+from exporter.fake import FakeAws, credentials_for
+from exporter.services import REGISTRY
+
+ROOT = Path(__file__).resolve().parent.parent
+OWN, PROD, STAGING, MEMBER = "111111111111", "222222222222", "333333333333", "444444444444"
+ROLE = "arn:aws:iam::{}:role/ReservationExporter"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeAws]:
+    with FakeAws() as running:
+        yield running
+
+
+@pytest.fixture
+def fake(server: FakeAws, monkeypatch: pytest.MonkeyPatch) -> FakeAws:
+    server.reset()
+    for key in list(os.environ):
+        monkeypatch.delenv(key)
+    for key, value in server.env(OWN).items():
+        monkeypatch.setenv(key, value)
+    return server
+
+
+def write_config(tmp_path: Path, **overrides) -> str:
+    config = {
+        "regions": ["us-east-1", "eu-west-1"],
+        "services": ["ec2", "rds", "savingsplans"],
+        "accounts": [
+            {"name": "payer"},
+            {"name": "production", "role_arn": ROLE.format(PROD), "external_id": "wrong-id"},
+            {"name": "staging", "id": STAGING},
+        ],
+        **overrides,
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def run(*argv: str, prompter=None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = doctor.main(list(argv), prompter=prompter, stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def broken(fake: FakeAws, tmp_path: Path) -> str:
+    """production's role wants another ExternalId; staging may not list RDS reservations."""
+    fake.add_role(ROLE.format(PROD), external_id="right-id", trusted_account_ids=[OWN])
+    fake.add_role(ROLE.format(STAGING), trusted_account_ids=[OWN])
+    fake.deny(STAGING, "rds:DescribeReservedDBInstances")
+    return write_config(tmp_path)
+
+
+def checks_of(document: dict) -> set[tuple[str, str, str, str]]:
+    return {(c["account"], c["check"], c["status"], c["where"]) for c in document["checks"]}
+
+
+def test_json_names_the_refused_role_and_the_denied_action(fake, broken):
+    code, out, _ = run("--config.file", broken, "--format", "json")
+    assert code == 1
+    document = json.loads(out)
+    identity = fake.client("sts", OWN).get_caller_identity()["Arn"]
+    assert document["ok"] is False
+    assert document["identity"] == identity
+    assert checks_of(document) == {
+        ("payer", "own credentials", "ok", ""),
+        ("payer", "ec2:DescribeReservedInstances", "ok", "us-east-1, eu-west-1"),
+        ("payer", "rds:DescribeReservedDBInstances", "ok", "us-east-1, eu-west-1"),
+        ("payer", "savingsplans:DescribeSavingsPlans", "ok", "global"),
+        ("production", "sts:AssumeRole role/ReservationExporter", "denied", ""),
+        ("production", "read calls", "not checked", "no credentials"),
+        ("staging", "sts:AssumeRole role/ReservationExporter", "ok", ""),
+        ("staging", "ec2:DescribeReservedInstances", "ok", "us-east-1, eu-west-1"),
+        ("staging", "rds:DescribeReservedDBInstances", "denied", "us-east-1, eu-west-1"),
+        ("staging", "savingsplans:DescribeSavingsPlans", "ok", "global"),
+    }
+    role_fix, action_fix = document["fixes"]
+    assert role_fix["account"] == "production"
+    assert role_fix["problem"] == f"cannot assume {ROLE.format(PROD)}"
+    assert "not authorized to perform: sts:AssumeRole" in role_fix["aws_message"]
+    # AWS's one AccessDenied covers several causes: all are listed, ExternalId among them.
+    assert len(role_fix["causes"]) == 5
+    assert any("sts:ExternalId different from the one configured" in c for c in role_fix["causes"])
+    assert any("MultiFactorAuthPresent" in c for c in role_fix["causes"])
+    assert role_fix["trust_statement"] == {
+        "Effect": "Allow",
+        "Principal": {"AWS": principal_of(identity)},
+        "Action": "sts:AssumeRole",
+        "Condition": {
+            "StringEquals": {"sts:ExternalId": "<external_id configured for production>"}
+        },
+    }
+    assert role_fix["policy"]["Statement"] == [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": ROLE.format(PROD)}
+    ]
+    assert action_fix["account"] == "staging"
+    assert action_fix["attach_to"] == ROLE.format(STAGING)
+    assert action_fix["policy"] == read_policy(["rds:DescribeReservedDBInstances"])
+    assert "rds:DescribeReservedDBInstances" in action_fix["aws_message"]
+
+
+def test_table_output_lists_causes_and_a_policy_to_paste(broken):
+    code, out, _ = run("--config.file", broken)
+    assert code == 1
+    assert "AWS gives the same answer for each of these; check them in turn:" in out
+    row = next(
+        line
+        for line in out.splitlines()
+        if "rds:DescribeReservedDBInstances" in line and line.startswith("staging")
+    )
+    assert row.split()[-3:] == ["DENIED", "us-east-1,", "eu-west-1"]
+    # The policy after "Add to the policy of <role>:" is valid JSON, ready to paste.
+    marker = f"Add to the policy of {ROLE.format(STAGING)}:\n"
+    block = out.split(marker, 1)[1]
+    lines = []
+    for line in block.splitlines():
+        if not line.startswith("    "):
+            break
+        lines.append(line)
+    assert json.loads("\n".join(lines)) == read_policy(["rds:DescribeReservedDBInstances"])
+
+
+def test_everything_allowed_exits_0(fake, tmp_path):
+    fake.add_role(ROLE.format(PROD), external_id="right-id", trusted_account_ids=[OWN])
+    fake.add_role(ROLE.format(STAGING), trusted_account_ids=[OWN])
+    path = write_config(
+        tmp_path,
+        accounts=[
+            {"name": "payer"},
+            {"name": "production", "role_arn": ROLE.format(PROD), "external_id": "right-id"},
+            {"name": "staging", "id": STAGING, "via": "production"},
+        ],
+    )
+    fake.add_role(ROLE.format(STAGING), trusted_account_ids=[PROD])
+    code, out, _ = run("--config.file", path)
+    assert code == 0, out
+    assert out.rstrip().endswith("Everything the configuration needs is allowed.")
+    assert "sts:AssumeRole role/ReservationExporter (via production)  ok" in out
+
+
+def test_chained_role_refusal_names_the_via_role_as_principal(fake, tmp_path):
+    fake.add_role(ROLE.format(PROD), trusted_account_ids=[OWN])
+    fake.add_role(ROLE.format(STAGING), trusted_account_ids=[OWN])  # not trusting production
+    path = write_config(
+        tmp_path,
+        services=["savingsplans"],
+        accounts=[
+            {"name": "production", "role_arn": ROLE.format(PROD)},
+            {"name": "staging", "id": STAGING, "via": "production"},
+        ],
+    )
+    code, out, _ = run("--config.file", path, "--format", "json")
+    assert code == 1
+    (fix,) = json.loads(out)["fixes"]
+    assert fix["trust_statement"]["Principal"] == {"AWS": ROLE.format(PROD)}
+    assert "Condition" not in fix["trust_statement"]
+    assert any("none is configured (set external_id)" in c for c in fix["causes"])
+
+
+def test_an_account_behind_a_refused_role_is_not_blamed(fake, tmp_path):
+    fake.add_role(ROLE.format(STAGING), trusted_account_ids=[PROD])  # production's role: absent
+    path = write_config(
+        tmp_path,
+        services=["savingsplans"],
+        accounts=[
+            {"name": "production", "role_arn": ROLE.format(PROD)},
+            {"name": "staging", "id": STAGING, "via": "production"},
+        ],
+    )
+    code, out, _ = run("--config.file", path, "--format", "json")
+    assert code == 1
+    document = json.loads(out)
+    assert (
+        "staging",
+        "sts:AssumeRole role/ReservationExporter (via production)",
+        "not checked",
+        "production cannot be reached",
+    ) in checks_of(document)
+    assert [(f["account"], f["problem"]) for f in document["fixes"]] == [
+        ("production", f"cannot assume {ROLE.format(PROD)}"),
+        ("staging", "reached via 'production': fix that first"),
+    ]
+
+
+def test_regions_all_needs_describe_regions(fake, tmp_path):
+    path = write_config(tmp_path, regions="all", services=["rds"], accounts=[{"name": "payer"}])
+    fake.deny(OWN, "ec2:DescribeRegions")
+    code, out, _ = run("--config.file", path, "--format", "json")
+    assert code == 1
+    document = json.loads(out)
+    assert ("payer", "ec2:DescribeRegions", "denied", 'for regions: "all"') in checks_of(document)
+    assert document["fixes"][0]["policy"] == read_policy(["ec2:DescribeRegions"])
+
+
+def test_regions_all_probes_every_enabled_region(fake, tmp_path):
+    path = write_config(tmp_path, regions="all", services=["rds"], accounts=[{"name": "payer"}])
+    code, out, _ = run("--config.file", path, "--format", "json")
+    assert code == 0
+    listed = {r["RegionName"] for r in fake.client("ec2", OWN).describe_regions()["Regions"]}
+    # moto lists China and GovCloud regions too; only those with an aws-partition endpoint count.
+    regions = listed & set(botocore.session.get_session().get_available_regions("rds"))
+    checks = {c["check"]: c for c in json.loads(out)["checks"]}
+    assert checks["ec2:DescribeRegions"]["where"] == f"{len(listed)} regions"
+    probed = {c.region for c in fake.calls(account_id=OWN, operation="DescribeReservedDBInstances")}
+    assert probed == regions
+
+
+def test_organizations_discovery_is_checked_and_its_accounts_too(fake, tmp_path):
+    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    fake.add_org_account(MEMBER, "member")
+    fake.add_org_account(PROD, "no-role-yet")
+    fake.add_role(ROLE.format(MEMBER), trusted_account_ids=[OWN])
+    path = write_config(
+        tmp_path,
+        services=["savingsplans"],
+        accounts=[{"name": "payer"}],
+        organizations={"enabled": True},
+    )
+    code, out, _ = run("--config.file", path, "--format", "json")
+    assert code == 1
+    document = json.loads(out)
+    checks = checks_of(document)
+    assert ("(organizations)", "organizations:ListAccounts", "ok", "") in checks
+    assert ("member", "savingsplans:DescribeSavingsPlans", "ok", "global") in checks
+    assert ("no-role-yet", "sts:AssumeRole role/ReservationExporter", "denied", "") in checks
+    assert [f["account"] for f in document["fixes"]] == ["no-role-yet"]
+
+    fake.deny(OWN, "organizations:ListAccounts")
+    code, out, _ = run("--config.file", path, "--format", "json")
+    assert code == 1
+    fix = json.loads(out)["fixes"][0]
+    assert fix["account"] == "(organizations)"
+    assert fix["policy"] == read_policy(["organizations:ListAccounts"])
+
+
+def test_a_refused_mfa_code_is_named_as_such(fake, tmp_path, monkeypatch):
+    serial = f"arn:aws:iam::{OWN}:mfa/alice"
+    fake.add_mfa_device(serial, "123456")
+    fake.add_role(ROLE.format(PROD), mfa_serial=serial)
+    key, secret = credentials_for(OWN)
+    (tmp_path / "credentials").write_text(
+        f"[me]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n"
+    )
+    (tmp_path / "aws-config").write_text(
+        f"[profile prod]\nrole_arn = {ROLE.format(PROD)}\nsource_profile = me\n"
+        f"mfa_serial = {serial}\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    path = write_config(tmp_path, services=["rds"], accounts=[{"name": "prod", "profile": "prod"}])
+    code, out, _ = run("--config.file", path, "--format", "json", prompter=lambda _: "999999")
+    assert code == 1
+    (fix,) = json.loads(out)["fixes"]
+    assert fix["problem"] == "the MFA code for profile 'prod' was refused"
+    code, out, _ = run("--config.file", path, "--format", "json", prompter=lambda _: "123456")
+    assert code == 0, out
+    assert ("prod", "profile prod", "ok", "") in checks_of(json.loads(out))
+
+
+def test_demo_is_healthy(server):
+    server.reset()
+    code, out, _ = run("--demo")
+    assert code == 0, out
+    assert "Everything the configuration needs is allowed." in out
+
+
+def test_every_action_the_doctor_suggests_is_in_the_shipped_policy():
+    shipped = set(json.loads((ROOT / "iam" / "policy.json").read_text())["Statement"][0]["Action"])
+    assert {iam_action(spec) for spec in REGISTRY.values()} | {"ec2:DescribeRegions"} == shipped
+
+
+@pytest.mark.parametrize(
+    ("caller", "principal"),
+    [
+        (
+            "arn:aws:sts::111111111111:assumed-role/Exporter/i-0abc",
+            "arn:aws:iam::111111111111:role/Exporter",
+        ),
+        ("arn:aws-cn:iam::111111111111:user/ops/bot", "arn:aws-cn:iam::111111111111:user/ops/bot"),
+    ],
+)
+def test_principal_of_turns_a_role_session_into_its_role(caller, principal):
+    assert principal_of(caller) == principal
+
+
+def test_bad_config_exits_2(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("regions: [us-east-1]\nnope: 1\n")
+    code, out, _ = run("--config.file", str(bad))
+    assert code == 2 and out == ""
+    assert "nope" in capsys.readouterr().err

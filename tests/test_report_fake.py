@@ -1,0 +1,305 @@
+"""`report` end to end against the fake AWS over HTTP: rows, formats, --at,
+--within, --fail-within, failed targets and the exit statuses."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import yaml
+
+from exporter import report
+from exporter.fake import FakeAws
+
+OWN = "111111111111"
+STAGING = "333333333333"
+ROLE = f"arn:aws:iam::{STAGING}:role/ReservationExporter"
+AT = datetime(2030, 1, 1, tzinfo=timezone.utc)
+YEAR = 365 * 86400
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeAws]:
+    with FakeAws() as running:
+        yield running
+
+
+@pytest.fixture
+def fake(server: FakeAws, monkeypatch: pytest.MonkeyPatch) -> FakeAws:
+    """A clean fake; the environment reaches only it, as the OWN account."""
+    server.reset()
+    for key in list(os.environ):
+        monkeypatch.delenv(key)
+    for key, value in server.env(OWN).items():
+        monkeypatch.setenv(key, value)
+    return server
+
+
+def rds(rid: str, end_days: float, count: int = 1, usage: float = 0.1, state: str = "active"):
+    end = AT + timedelta(days=end_days)
+    return {
+        "ReservedDBInstanceId": rid,
+        "DBInstanceClass": "db.r6g.large",
+        "StartTime": end - timedelta(seconds=YEAR),
+        "Duration": YEAR,
+        "FixedPrice": 100.0,
+        "UsagePrice": usage,
+        "CurrencyCode": "USD",
+        "DBInstanceCount": count,
+        "ProductDescription": "postgresql",
+        "OfferingType": "Partial Upfront",
+        "MultiAZ": False,
+        "State": state,
+        "RecurringCharges": [{"RecurringChargeAmount": 0.05, "RecurringChargeFrequency": "Hourly"}],
+    }
+
+
+def ec2(rid: str, end_days: float, state: str):
+    end = AT + timedelta(days=end_days)
+    return {
+        "ReservedInstancesId": rid,
+        "InstanceType": "m5.large",
+        "Start": end - timedelta(seconds=YEAR),
+        "End": end,
+        "Duration": YEAR,
+        "FixedPrice": 0.0,
+        "UsagePrice": 0.0,
+        "InstanceCount": 3,
+        "ProductDescription": "Linux/UNIX",
+        "State": state,
+        "CurrencyCode": "USD",
+        "OfferingType": "No Upfront",
+        "Scope": "Region",
+        "RecurringCharges": [{"Amount": 0.062, "Frequency": "Hourly"}],
+    }
+
+
+def savings_plan(pid: str, end_days: float):
+    end = AT + timedelta(days=end_days)
+    return {
+        "savingsPlanId": pid,
+        "start": (end - timedelta(seconds=YEAR)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "end": end.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "state": "active",
+        "savingsPlanType": "Compute",
+        "paymentOption": "No Upfront",
+        "currency": "USD",
+        "commitment": "2.500",
+        "upfrontPaymentAmount": "0.00",
+    }
+
+
+@pytest.fixture
+def seeded(fake: FakeAws, tmp_path) -> str:
+    """Two accounts (own credentials and an assumed role); returns the config path."""
+    fake.add_role(ROLE, trusted_account_ids=[OWN])
+    fake.seed(OWN, "us-east-1", "rds", [rds("db-a", 5, count=2), rds("db-late", 90)])
+    fake.seed(
+        OWN, "eu-west-1", "ec2", [ec2("ri-ended", -10, "retired"), ec2("ri-old", -40, "retired")]
+    )
+    fake.seed(OWN, "us-east-1", "savingsplans", [savings_plan("sp-1", 30)])
+    fake.seed(STAGING, "us-east-1", "rds", [rds("db-b", 5, usage=0.2)])
+    config = {
+        "regions": ["us-east-1", "eu-west-1"],
+        "services": ["ec2", "rds", "savingsplans"],
+        "expired_lookback": "30d",
+        "accounts": [{"name": "payer"}, {"name": "staging", "id": STAGING}],
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def run(*argv: str, prompter=None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = report.main(list(argv), prompter=prompter, stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_json_lists_every_reservation_sorted_by_days_left(seeded):
+    code, out, err = run("--config.file", seeded, "--format", "json", "--at", "2030-01-01")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["as_of"] == "2030-01-01T00:00:00Z"
+    assert document["failed_targets"] == []
+    got = [
+        (
+            r["account"],
+            r["account_id"],
+            r["region"],
+            r["service"],
+            r["reservation_id"],
+            r["days_left"],
+            r["end"],
+            r["hourly_cost"],
+            r["count"],
+            r["state"],
+        )
+        for r in document["reservations"]
+    ]
+    assert got == [
+        (
+            "payer",
+            OWN,
+            "eu-west-1",
+            "ec2",
+            "ri-ended",
+            -10.0,
+            "2029-12-22T00:00:00Z",
+            0.186,
+            3,
+            "retired",
+        ),
+        ("payer", OWN, "us-east-1", "rds", "db-a", 5.0, "2030-01-06T00:00:00Z", 0.3, 2, "active"),
+        (
+            "staging",
+            STAGING,
+            "us-east-1",
+            "rds",
+            "db-b",
+            5.0,
+            "2030-01-06T00:00:00Z",
+            0.25,
+            1,
+            "active",
+        ),
+        (
+            "payer",
+            OWN,
+            "global",
+            "savingsplans",
+            "sp-1",
+            30.0,
+            "2030-01-31T00:00:00Z",
+            2.5,
+            None,
+            "active",
+        ),
+        (
+            "payer",
+            OWN,
+            "us-east-1",
+            "rds",
+            "db-late",
+            90.0,
+            "2030-04-01T00:00:00Z",
+            0.15,
+            1,
+            "active",
+        ),
+    ]
+
+
+def test_lookback_applies_relative_to_at(seeded):
+    # ri-old ended 40 days before 2030-01-01: outside the 30d lookback then, inside it
+    # as of 20 days earlier.
+    _, out, _ = run("--config.file", seeded, "--format", "json", "--at", "2030-01-01")
+    assert "ri-old" not in {r["reservation_id"] for r in json.loads(out)["reservations"]}
+    _, out, _ = run("--config.file", seeded, "--format", "json", "--at", "2029-12-12")
+    rows = {r["reservation_id"]: r for r in json.loads(out)["reservations"]}
+    assert rows["ri-old"]["days_left"] == -20.0
+    assert rows["db-a"]["days_left"] == 25.0
+
+
+def test_csv_with_within(seeded):
+    code, out, _ = run(
+        "--config.file", seeded, "--format", "csv", "--at", "2030-01-01", "--within", "7d"
+    )
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["reservation_id"], r["days_left"], r["end"], r["hourly_cost"]) for r in rows] == [
+        ("ri-ended", "-10.0", "2029-12-22T00:00:00Z", "0.186"),
+        ("db-a", "5.0", "2030-01-06T00:00:00Z", "0.3"),
+        ("db-b", "5.0", "2030-01-06T00:00:00Z", "0.25"),
+    ]
+    assert rows[2]["account"] == "staging" and rows[2]["account_id"] == STAGING
+
+
+def test_table_is_clean_when_piped(seeded):
+    code, out, err = run("--config.file", seeded, "--at", "2030-01-01", "--within", "30d")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("ACCOUNT ")
+    assert [line.split()[4] for line in lines[1:]] == ["ri-ended", "db-a", "db-b", "sp-1"]
+    assert "\r" not in err and "\x1b" not in err  # no progress line off a terminal
+
+
+@pytest.mark.parametrize(("window", "expected"), [("7d", 1), ("5d", 1), ("4d", 0)])
+def test_fail_within_exit_status(seeded, window, expected):
+    code, _, err = run("--config.file", seeded, "--at", "2030-01-01", "--fail-within", window)
+    assert code == expected
+    if expected:
+        assert "db-a, db-b" in err
+
+
+def test_failed_targets_go_to_stderr_and_exit_3(seeded, fake):
+    fake.deny(STAGING, "rds:DescribeReservedDBInstances")
+    code, out, err = run("--config.file", seeded, "--format", "json", "--at", "2030-01-01")
+    assert code == 3
+    document = json.loads(out)
+    assert document["failed_targets"] == [
+        {
+            "account": "staging",
+            "account_id": STAGING,
+            "region": region,
+            "service": "rds",
+            "reason": "denied",
+        }
+        for region in ("eu-west-1", "us-east-1")
+    ]
+    assert "db-b" not in {r["reservation_id"] for r in document["reservations"]}
+    assert "2 of 10 targets could not be read" in err
+    assert "account=staging account_id=333333333333 region=us-east-1 service=rds: denied" in err
+
+
+def test_an_expiring_reservation_wins_over_failed_targets(seeded, fake):
+    fake.deny(STAGING, "rds:DescribeReservedDBInstances")
+    code, _, _ = run("--config.file", seeded, "--at", "2030-01-01", "--fail-within", "7d")
+    assert code == 1
+
+
+def test_unreachable_account_is_reported_not_fatal(seeded, fake):
+    fake.reset()  # the role is gone: AssumeRole is refused
+    fake.seed(OWN, "us-east-1", "rds", [rds("db-a", 5)])
+    code, out, _ = run("--config.file", seeded, "--format", "json", "--at", "2030-01-01")
+    assert code == 3
+    document = json.loads(out)
+    assert [r["reservation_id"] for r in document["reservations"]] == ["db-a"]
+    failed = {(f["account"], f["service"]) for f in document["failed_targets"]}
+    assert failed == {("staging", "ec2"), ("staging", "rds"), ("staging", "savingsplans")}
+
+
+def test_bad_flags_and_config_exit_2(seeded, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        run("--config.file", seeded, "--within", "soon")
+    assert exited.value.code == 2
+    assert "--within" in capsys.readouterr().err
+    missing = str(tmp_path / "nope.yaml")
+    code, out, _ = run("--config.file", missing)
+    assert code == 2 and out == ""
+
+
+def test_demo_mode_reports_the_demo_data(server, monkeypatch):
+    server.reset()
+    monkeypatch.setenv("AWS_PROFILE", "must-be-ignored")
+    code, out, err = run("--demo", "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)["reservations"]
+    assert {r["account"] for r in rows} == {"payer", "production", "staging", "analytics"}
+    assert {r["service"] for r in rows} == {
+        "ec2",
+        "rds",
+        "elasticache",
+        "redshift",
+        "opensearch",
+        "memorydb",
+        "savingsplans",
+    }
+    days = [r["days_left"] for r in rows]
+    assert days == sorted(days)
+    assert os.environ["AWS_PROFILE"] == "must-be-ignored"  # restored afterwards
