@@ -30,6 +30,7 @@ from botocore.parsers import ResponseParserError
 from exporter.accounts import AccountDirectory
 from exporter.aws import PARTITION_HOME_REGION, AccountSession, ClientFactory, ProfileError
 from exporter.model import GLOBAL_REGION, Account, Target
+from exporter.ratelimit import KeyedRateLimiter
 from exporter.services import REGISTRY
 from exporter.services.base import MalformedRecord, ServiceSpec, fetch
 from exporter.store import SnapshotStore
@@ -164,6 +165,7 @@ class Refresher:
         self._config_lock = threading.Lock()
         self._pool: WorkerPool | None = None
         self._pool_size = 0
+        self.limiter = KeyedRateLimiter()
         self.set_config(config)
 
     def set_config(self, config: Any) -> None:
@@ -212,6 +214,7 @@ class Refresher:
         if not pool.wait(stop):
             return False
         self.store.retain(seen)
+        self.limiter.forget_idle(older_than=max(3600.0, 2 * config.refresh_interval))
         self.telemetry.targets.set(len(seen))
         self.telemetry.cycle_duration.set(time.monotonic() - started)
         self.telemetry.cycles.inc()
@@ -263,6 +266,9 @@ class Refresher:
         t0 = time.monotonic()
         try:
             client = self.factory.client(work.session, work.spec.client_name, work.client_region)
+            key = (work.target.account_id, work.client_region)
+            # Every HTTP attempt (pages and retries too) takes a token for its account+region.
+            client.meta.events.register("before-send", self._throttle_hook(key))
             reservations = fetch(
                 work.spec,
                 client,
@@ -276,6 +282,12 @@ class Refresher:
         self.store.record_success(
             work.target, reservations, attempted_at=attempted, duration=time.monotonic() - t0
         )
+
+    def _throttle_hook(self, key: tuple[str, str]) -> Callable[..., None]:
+        def before_send(**_: Any) -> None:  # must return None: a value would be the response
+            self.limiter.acquire(key)
+
+        return before_send
 
     def _fail(self, target: Target, exc: BaseException, attempted: float, duration: float) -> None:
         reason = failure_reason(exc)
