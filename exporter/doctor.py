@@ -474,7 +474,7 @@ class Doctor:
         return Fix(
             account.name,
             account.account_id or "",
-            f"{len(actions)} read call(s) denied",
+            f"denied: {', '.join(actions)}",
             message,
             tuple(causes),
             attach_to=principal,

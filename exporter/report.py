@@ -398,24 +398,25 @@ def collect(
 
 @contextlib.contextmanager
 def demo_fake() -> Iterator[Any]:
-    """The embedded fake AWS seeded with the demo data; yields the demo config.
+    """The demo's fake AWS and data (exporter.demo), for one command; yields its config.
 
-    The process environment points at the fake only while inside (AWS_PROFILE,
-    per-service endpoints and shared config files are cleared), so nothing can
-    reach real AWS. Raises ImportError naming the extra when moto is missing.
+    The process environment points at the fake only while inside, so nothing
+    can reach real AWS. Raises ImportError naming the extra when moto is missing.
     """
     import os
+    import tempfile
 
-    from exporter.config import parse_config
-    from exporter.fake import FakeAws  # ImportError names the [demo] extra
-    from exporter.fake.demo_data import demo_config, seed_demo
+    from exporter.config import load_config
+    from exporter.demo import start_demo_environment
 
     saved = dict(os.environ)
     try:
-        with FakeAws() as fake:
-            layout = seed_demo(fake)  # relative to now; --at still moves the evaluation
-            fake.apply_env(account_id=layout.own_account_id)
-            yield parse_config(demo_config(layout), source="<demo>")
+        with tempfile.TemporaryDirectory(prefix="aws-reservation-exporter-demo-") as folder:
+            demo = start_demo_environment(folder)
+            try:
+                yield load_config(demo.config_file)
+            finally:
+                demo.stop()
     finally:
         os.environ.clear()
         os.environ.update(saved)
