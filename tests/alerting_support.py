@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -124,35 +125,53 @@ def alertmanager_binary() -> str:
 def running_alertmanager(config_file: Path, workdir: Path) -> Iterator[str]:
     """Run Alertmanager on a free port (no clustering); yield its base URL."""
     port = free_port()
-    log = (workdir / "alertmanager.log").open("wb")
-    process = subprocess.Popen(
-        [
-            alertmanager_binary(),
-            f"--config.file={config_file}",
-            f"--storage.path={workdir / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-            "--log.level=warn",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: process.poll() is not None or _ready(base), 30, "Alertmanager ready")
-        if process.poll() is not None:
-            raise AssertionError(
-                f"Alertmanager exited: {(workdir / 'alertmanager.log').read_text()}"
-            )
+    args = [
+        alertmanager_binary(),
+        f"--config.file={config_file}",
+        f"--storage.path={workdir / 'am-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+        "--log.level=warn",
+    ]
+    with _serving("alertmanager", args, port, workdir) as base:
         yield base
-    finally:
-        process.terminate()
+
+
+@contextmanager
+def running_prometheus(config_file: Path, workdir: Path) -> Iterator[str]:
+    """Run Prometheus on a free port with ``config_file``; yield its base URL."""
+    port = free_port()
+    args = [
+        require_tool("prometheus"),
+        f"--config.file={config_file}",
+        f"--storage.tsdb.path={workdir / 'prom-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+    ]
+    with _serving("prometheus", args, port, workdir) as base:
+        yield base
+
+
+@contextmanager
+def _serving(name: str, args: list[str], port: int, workdir: Path) -> Iterator[str]:
+    """Start ``args``, wait for /-/ready on ``port``, stop it on exit; its
+    output goes to ``workdir/<name>.log``, quoted when it fails to start."""
+    log_path = workdir / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            wait_until(lambda: process.poll() is not None or _ready(base), 60, f"{name} ready")
+            if process.poll() is not None:
+                raise AssertionError(f"{name} exited: {log_path.read_text()}")
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _ready(base: str) -> bool:
@@ -161,3 +180,12 @@ def _ready(base: str) -> bool:
             return response.status == 200
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
+
+
+def prometheus_query(base: str, expr: str) -> dict[str, Any]:
+    """An instant query; returns the API's whole answer (status, data or error)."""
+    url = f"{base}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
+    try:
+        return http_json(url, timeout=30)
+    except urllib.error.HTTPError as exc:  # 400/422 carry the error as JSON
+        return json.loads(exc.read())
