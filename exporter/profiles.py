@@ -198,23 +198,23 @@ class ProfileResolver:
             return cached
 
     def _resolve(self, settings: ProfileSettings) -> Credentials:
-        if not settings.role_arn:
+        if not settings.role_arn or not (settings.source_profile or settings.credential_source):
             # Static keys, SSO, credential_process, web identity: botocore's own job.
             credentials = self._new_session(settings.name).get_credentials()
             if credentials is None:
                 raise ProfileError(f"profile {settings.name!r} has no usable credentials")
             return credentials
-        source, source_name = self._source(settings)
+        source, source_label = self._source(settings)
         if not settings.mfa_serial:
             return self._assume(settings, source)
         if _is_long_term(source):
-            session = self._mfa_session(source_name, source, settings.mfa_serial)
+            session = self._mfa_session(source_label, source, settings.mfa_serial)
             return self._assume(settings, session)
         # GetSessionToken refuses temporary credentials: the code goes with AssumeRole.
         return self._assume(settings, source, mfa_serial=settings.mfa_serial)
 
     def _source(self, settings: ProfileSettings) -> tuple[Credentials, str]:
-        """The credentials a role profile assumes its role with, and their name."""
+        """The credentials a role profile assumes its role with, and where they come from."""
         if settings.source_profile == settings.name:
             if not settings.has_static_keys:
                 raise ProfileError(
@@ -228,18 +228,12 @@ class ProfileResolver:
                     raw.get("aws_session_token"),
                     method="shared-config",
                 ),
-                settings.name,
+                f"profile {settings.name}",
             )
         if settings.source_profile:
-            return self.credentials(settings.source_profile), settings.source_profile
-        if settings.credential_source:
-            return self._credential_source(
-                settings
-            ), f"credential_source={settings.credential_source}"
-        raise ProfileError(
-            f"profile {settings.name!r} has role_arn but neither source_profile nor "
-            "credential_source"
-        )
+            source = self.credentials(settings.source_profile)
+            return source, f"profile {settings.source_profile}"
+        return self._credential_source(settings), f"credential_source {settings.credential_source}"
 
     def _credential_source(self, settings: ProfileSettings) -> Credentials:
         resolver = self._new_session(None).get_component("credential_provider")
@@ -258,9 +252,9 @@ class ProfileResolver:
             )
         return credentials
 
-    def _mfa_session(self, source_name: str, source: Credentials, serial: str) -> Credentials:
+    def _mfa_session(self, source_label: str, source: Credentials, serial: str) -> Credentials:
         """The MFA-authenticated session of one source and device: one code per process."""
-        key = (source_name, serial)
+        key = (source_label, serial)
         with self._lock:
             cached = self._mfa_sessions.get(key)
             if cached is not None:
@@ -269,12 +263,12 @@ class ProfileResolver:
             seconds = self._mfa_session_seconds
 
             def fetch() -> dict[str, str]:
-                code = self._ask(serial, source_name)
+                code = self._ask(serial, source_label)
                 sts = self._sts(source, region)
                 response = sts.get_session_token(
                     DurationSeconds=seconds, SerialNumber=serial, TokenCode=code
                 )
-                log.debug("MFA session for %s opened", source_name)
+                log.debug("MFA session for %s opened", source_label)
                 return _metadata(response["Credentials"])
 
             cached = _deferred(fetch, "mfa-session-token", seconds)
@@ -298,19 +292,20 @@ class ProfileResolver:
                 params["ExternalId"] = settings.external_id
             if mfa_serial:
                 params["SerialNumber"] = mfa_serial
-                params["TokenCode"] = self._ask(mfa_serial, settings.name)
+                params["TokenCode"] = self._ask(mfa_serial, f"profile {settings.name}")
             response = self._sts(source, region).assume_role(**params)
             log.debug("profile %s: assumed %s", settings.name, role_arn)
             return _metadata(response["Credentials"])
 
         return _deferred(fetch, "assume-role", seconds)
 
-    def _ask(self, serial: str, profile: str) -> str:
+    def _ask(self, serial: str, source: str) -> str:
+        """One code from the prompter; ``source`` says whose (``profile ops``)."""
         if self._prompter is None:  # checked up front; a guard for direct callers
-            raise ProfileError(mfa_required_message(profile))
-        code = "".join(self._prompter(f"Enter MFA code for {serial} (profile {profile}): ").split())
+            raise ProfileError(f"{source} needs an MFA code and nobody can be asked for one")
+        code = "".join(self._prompter(f"Enter MFA code for {serial} ({source}): ").split())
         if not code:
-            raise ProfileError(f"profile {profile!r}: no MFA code entered")
+            raise ProfileError(f"{source}: no MFA code entered")
         return code
 
     def _sts(self, source: Credentials, region: str) -> Any:

@@ -226,3 +226,46 @@ def test_report_reads_the_code_from_stdin_when_piped(server, aws_files):
     ids = [r["reservation_id"] for r in json.loads(result.stdout)["reservations"]]
     assert ids == [f"db-{PROD}", f"db-{STAGE}"]
     assert len(server.calls(operation="GetSessionToken", outcome="ok")) == 1
+
+
+def add_profile(text: str) -> None:
+    config = Path(os.environ["AWS_CONFIG_FILE"])
+    config.write_text(config.read_text() + "\n" + text)
+
+
+def test_environment_keys_as_credential_source_also_ask_once(server, aws_files, monkeypatch):
+    key, secret = credentials_for(USER_ACCOUNT)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    for name, account in (("env-prod", PROD), ("env-stage", STAGE)):
+        add_profile(
+            f"[profile {name}]\nrole_arn = {ROLE.format(account)}\n"
+            f"credential_source = Environment\nmfa_serial = {SERIAL}\n"
+        )
+    prompter = Prompter(CODE)
+    factory = ClientFactory(mfa_prompter=prompter)
+    arns = []
+    for name in ("env-prod", "env-stage"):
+        session = factory.session_for(Account(name=name, profile=name))
+        arns.append(factory.client(session, "sts", "us-east-1").get_caller_identity()["Arn"])
+    assert [arn.split(":")[4] for arn in arns] == [PROD, STAGE]
+    assert prompter.prompts == [f"Enter MFA code for {SERIAL} (credential_source Environment): "]
+    assert len(server.calls(operation="GetSessionToken", outcome="ok")) == 1
+
+
+def test_temporary_source_credentials_send_the_code_with_assume_role(server, aws_files):
+    """GetSessionToken refuses session credentials: each such profile asks for its own code."""
+    deep = ROLE.format("666666666666")
+    server.add_role(ROLE.format("444444444444"), trusted_account_ids=[USER_ACCOUNT])
+    server.add_role(deep, mfa_serial=SERIAL, trusted_account_ids=["444444444444"])
+    add_profile(
+        f"[profile hop]\nrole_arn = {ROLE.format('444444444444')}\nsource_profile = ops\n\n"
+        f"[profile deep]\nrole_arn = {deep}\nsource_profile = hop\nmfa_serial = {SERIAL}\n"
+    )
+    prompter = Prompter(CODE)
+    factory = ClientFactory(mfa_prompter=prompter)
+    session = factory.session_for(Account(name="deep", profile="deep"))
+    caller = factory.client(session, "sts", "us-east-1").get_caller_identity()
+    assert caller["Account"] == "666666666666"
+    assert prompter.prompts == [f"Enter MFA code for {SERIAL} (profile deep): "]
+    assert server.calls(operation="GetSessionToken") == []
