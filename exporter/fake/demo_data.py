@@ -311,6 +311,8 @@ def generate(
 ) -> list[dict[str, Any]]:
     """``count`` plausible records of ``service``: mostly active, ends spread from
     two months ago to three years ahead, deterministic for a given ``seed``."""
+    if service not in SERVICES:
+        raise ValueError(f"generate: unknown service {service!r}; expected one of {SERVICES}")
     rng = random.Random(f"{seed}-{account_id}-{region}-{service}")
     records = []
     for index in range(count):

@@ -36,8 +36,10 @@ def add_org_account(
     if state is not None and state not in _LEGACY_STATUS:
         raise ValueError(f"state must be one of {', '.join(_LEGACY_STATUS)}, got {state!r}")
     backend = organizations_backends[management_account_id]["aws"]
+    base = datetime.datetime(2020, 1, 1)
     if backend.org is None:
         backend.create_organization(region="us-east-1", FeatureSet="ALL")
+        backend.accounts[0].create_time = base  # the management account joined first
     account = next((a for a in backend.accounts if a.id == account_id), None)
     if account is None:
         account = FakeAccount(
@@ -47,8 +49,7 @@ def add_org_account(
         backend.accounts.append(account)
         organizations_backends.master_accounts[account_id] = (management_account_id, "aws")
     # moto pages ListAccounts by join time: keep it unique and in call order.
-    base = datetime.datetime(2020, 1, 1)
-    account.create_time = base + datetime.timedelta(seconds=next(_joined))
+    account.create_time = base + datetime.timedelta(seconds=1 + next(_joined))
     account.name = name
     if email:
         account.email = email

@@ -10,6 +10,7 @@ signing, retries and pagination all run.
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
@@ -56,9 +57,7 @@ class FakeAws(FakeControls):
             FakeAws._running += 1
         if self.latency:
             STATE.delay(None, self.latency)
-        from moto.server import DomainDispatcherApplication, create_backend_app
-
-        app = FakeAwsApp(DomainDispatcherApplication(create_backend_app), STATE)
+        app = FakeAwsApp(_dispatcher(), STATE)
         self._server = make_server(
             self.host, self.port, app, threaded=True, request_handler=_quiet_handler()
         )
@@ -92,6 +91,15 @@ class FakeAws(FakeControls):
 
     def _invoke(self, op: str, /, **kwargs: Any) -> Any:
         return getattr(STATE, op)(**kwargs)
+
+
+@functools.cache
+def _dispatcher() -> Any:
+    """moto's per-service app router, shared by every server in the process:
+    building a service's app costs up to a second and holds no account data."""
+    from moto.server import DomainDispatcherApplication, create_backend_app
+
+    return DomainDispatcherApplication(create_backend_app)
 
 
 def _quiet_handler() -> type:

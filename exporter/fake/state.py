@@ -111,8 +111,6 @@ class FakeState:
 
     def reset(self) -> None:
         """Forget everything: seeds, roles, faults, calls and moto's own state."""
-        from moto.core.base_backend import BackendDict
-
         self.store.clear()
         self.trust.clear()
         self.trust.min_session_seconds = 900
@@ -120,7 +118,34 @@ class FakeState:
         self.faults.clear()
         self.recorder.reset()
         self.management_account_id = DEFAULT_ACCOUNT_ID
+        _reset_moto()
+
+
+def _reset_moto() -> None:
+    """Drop every moto backend, as moto's own reset does, minus its waste.
+
+    ``BackendDict.reset()`` re-initialises each backend before discarding it,
+    which for EC2 means loading ~1300 AMIs (0.7 s) on every test's reset.
+    """
+    import sys
+
+    from moto.core.base_backend import BackendDict, backend_lock
+    from moto.core.model_instances import reset_model_data
+
+    instances = getattr(BackendDict, "_instances", None)
+    if instances is None:  # a moto without the registry: take the slow path
         BackendDict.reset()
+    else:
+        with backend_lock:
+            for backend_dict in instances:
+                backend_dict.clear()
+            instances.clear()
+    reset_model_data()
+    organizations = sys.modules.get("moto.organizations.models")
+    if organizations is not None:
+        # Who manages which account outlives BackendDict.reset(); a new
+        # organization in a known management account would be refused.
+        organizations.organizations_backends.master_accounts.clear()
 
 
 STATE = FakeState()

@@ -1,0 +1,55 @@
+"""One fake AWS server per test module, reset before every test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from exporter.fake import FakeAws
+
+OWN = "111111111111"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeAws]:
+    with FakeAws() as running:
+        yield running
+
+
+@pytest.fixture
+def fake(server: FakeAws) -> FakeAws:
+    server.reset()
+    return server
+
+
+_SESSION = boto3.session.Session()  # one session: service models load once
+
+
+def session_client(fake: FakeAws, credentials: dict[str, Any], service: str, **kwargs: Any) -> Any:
+    """A client signed with temporary credentials from an STS response."""
+    return _SESSION.client(
+        service,
+        endpoint_url=fake.endpoint_url,
+        region_name=kwargs.pop("region_name", "us-east-1"),
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        **kwargs,
+    )
+
+
+def error_of(call: Any) -> tuple[str, str, int]:
+    """(code, message, HTTP status) of the ClientError ``call()`` raises."""
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as caught:
+        call()
+    error = caught.value.response
+    return (
+        error["Error"]["Code"],
+        error["Error"]["Message"],
+        error["ResponseMetadata"]["HTTPStatusCode"],
+    )

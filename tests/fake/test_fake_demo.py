@@ -1,0 +1,255 @@
+"""The demo data: every service in every state that matters, renewals, roles
+reachable exactly as the generated exporter config says."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from exporter.config import parse_config
+from exporter.fake.catalog import SPECS
+from exporter.fake.demo_data import demo_config, demo_config_yaml, generate, seed_demo
+from exporter.services import REGISTRY
+from tests.fake.conftest import OWN, error_of, session_client
+
+NOW = datetime(2026, 3, 15, 12, 0, tzinfo=timezone.utc)
+DAY = 86400.0
+
+
+@pytest.fixture
+def demo(fake):
+    return seed_demo(fake, NOW)
+
+
+@pytest.fixture(scope="module")
+def world(server):
+    """(layout, everything listed) of one demo seeding, read once for the module."""
+    server.reset()
+    layout = seed_demo(server, NOW)
+    return layout, everything(server, layout)
+
+
+def clients_by_account(fake, layout):
+    """A client factory per demo account, reached the way the config says."""
+    sts = fake.client("sts", layout.own_account_id)
+    sessions = {}
+    for account in layout.accounts:
+        if account.role_arn is None:
+            sessions[account.name] = None
+            continue
+        caller = sts
+        if account.via:
+            caller = session_client(fake, sessions[account.via], "sts")
+        kwargs = {"ExternalId": account.external_id} if account.external_id else {}
+        sessions[account.name] = caller.assume_role(
+            RoleArn=account.role_arn, RoleSessionName="demo-test", **kwargs
+        )["Credentials"]
+
+    def client(account, service, region):
+        credentials = sessions[account.name]
+        if credentials is None:
+            return fake.client(service, account.account_id, region)
+        return session_client(fake, credentials, service, region_name=region)
+
+    return client
+
+
+def everything(fake, layout):
+    """{service: [(account name, raw record)]} read through the real STS paths."""
+    client = clients_by_account(fake, layout)
+    found = {service: [] for service in SPECS}
+    for account in layout.accounts:
+        for service, spec in SPECS.items():
+            regions = ["us-east-1"] if spec.is_global else layout.regions
+            for region in regions:
+                api = client(account, spec.client_name, region)
+                records = list(REGISTRY[service].list_records(api))
+                found[service] += [(account.name, record) for record in records]
+    return found
+
+
+def scenarios(service: str, records) -> set[str]:
+    seen = set()
+    for _, record in records:
+        reservation = REGISTRY[service].parse(record)
+        days = (reservation.end - NOW.timestamp()) / DAY
+        state = reservation.state
+        if state == "active":
+            if 1 <= days < 2:
+                seen.add("expires in 1-2 days")
+            elif 2 <= days < 7:
+                seen.add("expires within a week")
+            elif 7 <= days < 60:
+                seen.add("expires in weeks")
+            elif days >= 60:
+                seen.add("expires in months")
+        elif state == "retired":
+            seen.add("retired recently" if -30 < days < 0 else "retired long ago")
+        else:
+            seen.add(state)
+    return seen
+
+
+REGIONAL_SCENARIOS = {
+    "expires in 1-2 days",
+    "expires within a week",
+    "expires in weeks",
+    "expires in months",
+    "retired recently",
+    "retired long ago",
+    "payment-failed",
+}
+
+
+@pytest.mark.parametrize("service", [s for s in SPECS if s != "savingsplans"])
+def test_every_regional_service_has_every_scenario(world, service):
+    found = world[1][service]
+    pending = "pending-payment" if service == "redshift" else "payment-pending"
+
+    assert scenarios(service, found) >= REGIONAL_SCENARIOS | {pending}
+    assert {name for name, _ in found} == {"payer", "production", "staging", "analytics"}
+
+
+def test_savings_plans_cover_expiring_queued_retired_and_failed(world):
+    seen = scenarios("savingsplans", world[1]["savingsplans"])
+    assert seen >= {
+        "expires in 1-2 days",
+        "expires within a week",
+        "expires in weeks",
+        "expires in months",
+        "retired recently",
+        "retired long ago",
+        "payment-failed",
+        "queued",
+    }
+
+
+def test_an_expiring_ec2_ri_is_renewed_by_a_matching_queued_ri(world):
+    records = [r for name, r in world[1]["ec2"] if name == "production"]
+    queued = [r for r in records if r["State"] == "queued"]
+
+    assert len(queued) == 1
+    renewal = queued[0]
+    covered = [
+        r
+        for r in records
+        if r["State"] == "active"
+        and r["End"] == renewal["Start"]
+        and all(
+            r.get(k) == renewal.get(k)
+            for k in ("InstanceType", "ProductDescription", "Scope", "AvailabilityZone")
+        )
+    ]
+    assert len(covered) == 1
+    assert 2 <= (covered[0]["End"].timestamp() - NOW.timestamp()) / DAY < 7
+
+
+def test_an_expiring_savings_plan_is_renewed_by_a_queued_plan(world):
+    plans = [r for _, r in world[1]["savingsplans"]]
+    (queued,) = [p for p in plans if p["state"] == "queued"]
+
+    (expiring,) = [p for p in plans if p["state"] == "active" and p["end"] == queued["start"]]
+
+    assert expiring["savingsPlanType"] == queued["savingsPlanType"]
+    assert expiring["commitment"] == queued["commitment"]
+
+
+def test_parsed_demo_reservations_carry_prices_and_counts(world):
+    for service, records in world[1].items():
+        for _, record in records:
+            reservation = REGISTRY[service].parse(record)
+            assert reservation.currency == "USD"
+            assert (reservation.hourly_cost or 0) + (reservation.upfront_cost or 0) > 0
+            if service != "savingsplans":
+                assert 1 <= reservation.instance_count <= 8
+                assert reservation.instance_type
+
+
+def test_demo_config_is_valid_and_shows_each_way_to_reach_an_account(demo):
+    config = parse_config(demo_config(demo))
+
+    by_name = {account.name: account for account in config.accounts}
+    assert list(by_name) == ["payer", "production", "staging", "analytics"]
+    assert by_name["payer"].uses_own_credentials
+    assert by_name["production"].external_id == "demo-3f9c2a71-external"
+    assert by_name["staging"].id == "333333333333" and by_name["staging"].role_arn is None
+    assert by_name["analytics"].via == "production"
+    assert config.regions == demo.regions
+    assert set(config.services) == set(SPECS)
+    assert config.refresh_interval == 300
+
+
+def test_demo_config_yaml_parses_to_the_same_config(demo):
+    import yaml
+
+    assert parse_config(yaml.safe_load(demo_config_yaml(demo))) == parse_config(demo_config(demo))
+
+
+def test_demo_roles_refuse_the_wrong_path(fake, demo):
+    sts = fake.client("sts", OWN)
+    production, staging, analytics = demo.accounts[1:]
+
+    assert (
+        error_of(lambda: sts.assume_role(RoleArn=production.role_arn, RoleSessionName="s1"))[0]
+        == "AccessDenied"
+    )  # ExternalId required
+    assert sts.assume_role(RoleArn=staging.role_arn, RoleSessionName="s1")["Credentials"]
+    assert (
+        error_of(lambda: sts.assume_role(RoleArn=analytics.role_arn, RoleSessionName="s1"))[0]
+        == "AccessDenied"
+    )  # only through production
+
+
+def test_demo_seeds_organizations_with_active_and_inactive_accounts(fake, demo):
+    listed = fake.client("organizations", demo.own_account_id).list_accounts()["Accounts"]
+    states = {a["Name"]: a["State"] for a in listed}
+    assert states == {
+        "payer": "ACTIVE",
+        "production": "ACTIVE",
+        "staging": "ACTIVE",
+        "analytics": "ACTIVE",
+        "sandbox-legacy": "SUSPENDED",
+        "closed-project": "CLOSED",
+    }
+
+
+def test_demo_layout_counts_what_was_seeded(world):
+    layout, found = world
+    assert layout.records == {service: len(records) for service, records in found.items()}
+
+
+@pytest.mark.parametrize("service", list(SPECS))
+def test_generated_records_are_plausible_and_page_past_one_hundred(fake, service):
+    records = generate(service, 150, NOW, OWN, "eu-west-1", seed=7)
+    fake.seed(OWN, "eu-west-1", service, records)
+    spec = SPECS[service]
+    client = fake.client(spec.client_name, OWN, "eu-west-1")
+
+    listed = list(REGISTRY[service].list_records(client))
+
+    assert len(listed) == 150
+    assert len({r[spec.id_key] for r in listed}) == 150
+    parsed = [REGISTRY[service].parse(r) for r in listed]
+    assert any(p.end < NOW.timestamp() for p in parsed)
+    assert any(p.end > NOW.timestamp() + 365 * DAY for p in parsed)
+    if spec.token_key:
+        calls = fake.calls(operation=spec.operation, service=service)
+        assert len(calls) == 2  # 100 + 50
+    assert generate(service, 150, NOW, OWN, "eu-west-1", seed=7) == records
+
+
+def test_generate_refuses_unknown_services():
+    with pytest.raises(ValueError):
+        generate("dynamodb", 1, NOW)
+
+
+def test_demo_listing_calls_use_each_services_own_api(fake, demo):
+    production = demo.accounts[1]
+    clients_by_account(fake, demo)  # exercises the STS paths first
+    for spec in SPECS.values():
+        api = fake.client(spec.client_name, production.account_id)
+        list(REGISTRY[spec.service].list_records(api))
+    operations = {(c.service, c.operation) for c in fake.calls(outcome="ok")}
+    for spec in SPECS.values():
+        assert (spec.signing_name, spec.operation) in operations

@@ -1,0 +1,223 @@
+"""Injected faults: denied IAM actions, throttling that botocore retries,
+latency, and malformed listings the exporter must reject."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import pytest
+from botocore import xform_name
+from botocore.config import Config
+from botocore.exceptions import PaginationError, ReadTimeoutError
+
+from exporter.fake.catalog import SPECS
+from exporter.services import REGISTRY
+from exporter.services.base import MalformedRecord
+from tests.fake.conftest import OWN, error_of
+
+T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+
+def call(fake, service: str, account: str = OWN, config: Config | None = None, **kwargs):
+    spec = SPECS[service]
+    client = fake.client(spec.client_name, account, config=config)
+    return getattr(client, xform_name(spec.operation))(**kwargs)
+
+
+def valid(service: str, rid: str) -> dict:
+    """A record the exporter's own parser accepts."""
+    if service == "savingsplans":
+        return {
+            "savingsPlanId": rid,
+            "state": "active",
+            "start": "2025-01-01T00:00:00.000Z",
+            "end": "2026-01-01T00:00:00.000Z",
+        }
+    times = {"Start": T0, "End": T0} if service == "ec2" else {"StartTime": T0, "Duration": 3600}
+    return {SPECS[service].id_key: rid, "State": "active", **times}
+
+
+@pytest.mark.parametrize(
+    ("service", "code", "status"),
+    [
+        ("ec2", "UnauthorizedOperation", 403),
+        ("rds", "AccessDenied", 403),
+        ("elasticache", "AccessDenied", 403),
+        ("redshift", "AccessDenied", 403),
+        ("memorydb", "AccessDeniedException", 400),
+        ("opensearch", "AccessDeniedException", 403),
+        ("savingsplans", "AccessDeniedException", 403),
+    ],
+)
+def test_denied_action_fails_with_the_protocols_access_error(fake, service, code, status):
+    action = SPECS[service].iam_action
+    fake.deny(OWN, action)
+
+    got_code, message, got_status = error_of(lambda: call(fake, service))
+
+    assert (got_code, got_status) == (code, status)
+    assert f"is not authorized to perform: {action}" in message
+    assert fake.calls()[-1].outcome == "denied"
+
+
+def test_deny_is_per_account_and_uses_iam_names(fake):
+    fake.deny(OWN, "es:DescribeReservedInstances")  # OpenSearch's IAM prefix is es:
+
+    assert error_of(lambda: call(fake, "opensearch"))[0] == "AccessDeniedException"
+    assert call(fake, "opensearch", "222222222222")["ReservedInstances"] == []
+    assert call(fake, "memorydb")["ReservedNodes"] == []
+
+
+def test_deny_accepts_iam_wildcards(fake):
+    fake.deny(OWN, "ec2:Describe*")
+    assert error_of(lambda: call(fake, "ec2"))[0] == "UnauthorizedOperation"
+
+
+@pytest.mark.parametrize("mode", ["legacy", "standard"])
+@pytest.mark.parametrize("service", list(SPECS))
+def test_botocore_retries_each_services_throttling_error(fake, service, mode):
+    fake.seed(OWN, "us-east-1", service, [valid(service, "r-1")])
+    fake.throttle(service, SPECS[service].operation, 1)
+    config = Config(retries={"mode": mode, "total_max_attempts": 2})
+
+    response = call(fake, service, config=config)
+
+    assert response["ResponseMetadata"]["RetryAttempts"] == 1
+    assert len(response[SPECS[service].result_key]) == 1
+    assert [c.outcome for c in fake.calls()] == ["throttled", "ok"]
+
+
+def test_call_succeeds_after_n_throttles_below_max_attempts(fake):
+    fake.seed(OWN, "us-east-1", "rds", [valid("rds", "r-1")])
+    fake.throttle("rds", "DescribeReservedDBInstances", 3)
+    config = Config(retries={"mode": "standard", "total_max_attempts": 5})
+
+    response = call(fake, "rds", config=config)
+
+    assert response["ResponseMetadata"]["RetryAttempts"] == 3
+    assert [c.outcome for c in fake.calls(service="rds")] == ["throttled"] * 3 + ["ok"]
+
+
+@pytest.mark.parametrize(
+    ("service", "code", "status"),
+    [
+        ("ec2", "RequestLimitExceeded", 503),
+        ("rds", "Throttling", 400),
+        ("memorydb", "ThrottlingException", 400),
+        ("savingsplans", "ThrottlingException", 400),
+    ],
+)
+def test_throttling_beyond_max_attempts_surfaces_the_real_error(fake, service, code, status):
+    fake.throttle(service, SPECS[service].operation, 10)
+    config = Config(retries={"mode": "standard", "total_max_attempts": 2})
+
+    assert error_of(lambda: call(fake, service, config=config))[::2] == (code, status)
+    assert len(fake.calls(service=service, outcome="throttled")) == 2
+
+
+def test_throttle_can_target_one_account(fake):
+    fake.throttle("rds", "DescribeReservedDBInstances", 1, account_id="222222222222")
+    no_retry = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+    assert call(fake, "rds", config=no_retry)["ReservedDBInstances"] == []
+    assert error_of(lambda: call(fake, "rds", "222222222222", config=no_retry))[0] == "Throttling"
+
+
+def test_delay_slows_every_request_of_the_service(fake):
+    fake.delay("opensearch", 0.4)
+
+    started = time.monotonic()
+    call(fake, "opensearch")
+    assert time.monotonic() - started >= 0.4  # a lower bound: sleeping guarantees it
+
+    impatient = Config(read_timeout=0.1, retries={"mode": "standard", "total_max_attempts": 1})
+    with pytest.raises(ReadTimeoutError):
+        call(fake, "opensearch", config=impatient)
+    fake.delay("opensearch", 0)
+    assert call(fake, "opensearch", config=Config(read_timeout=30))["ReservedInstances"] == []
+
+
+def test_global_delay_applies_to_every_service(fake):
+    fake.delay(None, 0.3)
+    sts, rds = fake.client("sts", OWN), fake.client("rds", OWN)
+    for request in (sts.get_caller_identity, rds.describe_reserved_db_instances):
+        started = time.monotonic()
+        request()
+        assert time.monotonic() - started >= 0.3
+
+
+@pytest.mark.parametrize("service", [s for s in SPECS if s != "savingsplans"])
+def test_bad_timestamp_makes_botocore_reject_the_response(fake, service):
+    fake.seed(OWN, "us-east-1", service, [valid(service, "r-1"), valid(service, "r-2")])
+    fake.malform(OWN, "us-east-1", service, "bad_timestamp")
+
+    with pytest.raises(ValueError, match="not-a-timestamp"):
+        call(fake, service)
+
+    fake.malform(OWN, "us-east-1", service, None)  # healed
+    assert len(call(fake, service)[SPECS[service].result_key]) == 2
+
+
+def test_bad_savings_plan_timestamp_reaches_the_exporters_parser(fake):
+    # Savings Plans' start/end are strings to botocore: only the parser can object.
+    fake.seed(OWN, "global", "savingsplans", [valid("savingsplans", "sp-1")])
+    fake.malform(OWN, "us-east-1", "savingsplans", "bad_timestamp")
+
+    (plan,) = call(fake, "savingsplans")["savingsPlans"]
+
+    assert plan["start"] == "not-a-timestamp"
+    with pytest.raises(MalformedRecord, match="start"):
+        REGISTRY["savingsplans"].parse(plan)
+
+
+@pytest.mark.parametrize("service", list(SPECS))
+def test_missing_id_fails_the_exporters_parser(fake, service):
+    spec = SPECS[service]
+    fake.seed(OWN, "us-east-1", service, [valid(service, "r-1"), valid(service, "r-2")])
+    fake.malform(OWN, "us-east-1", service, "missing_id")
+
+    first, second = call(fake, service)[spec.result_key]
+
+    assert spec.id_key not in first and second[spec.id_key] == "r-2"
+    with pytest.raises(MalformedRecord, match=spec.id_key):
+        REGISTRY[service].parse(first)
+
+
+def test_malformation_is_scoped_to_its_target(fake):
+    for region in ("us-east-1", "eu-west-1"):
+        fake.seed(OWN, region, "rds", [valid("rds", "r-1")])
+    fake.malform(OWN, "us-east-1", "rds", "missing_id")
+
+    eu = fake.client("rds", OWN, "eu-west-1").describe_reserved_db_instances()
+    assert eu["ReservedDBInstances"][0]["ReservedDBInstanceId"] == "r-1"
+
+
+@pytest.mark.parametrize("service", ["rds", "memorydb"])
+def test_repeated_token_trips_botocores_paginator(fake, service):
+    spec = SPECS[service]
+    fake.seed(OWN, "us-east-1", service, [valid(service, f"r-{i}") for i in range(250)])
+    fake.malform(OWN, "us-east-1", service, "repeated_token")
+    paginator = fake.client(spec.client_name, OWN).get_paginator(xform_name(spec.operation))
+
+    with pytest.raises(PaginationError):
+        list(paginator.paginate())
+
+
+@pytest.mark.parametrize("service", ["opensearch", "savingsplans"])
+def test_repeated_token_trips_the_exporters_token_loop(fake, service):
+    fake.seed(OWN, "us-east-1", service, [valid(service, f"r-{i}") for i in range(250)])
+    fake.malform(OWN, "us-east-1", service, "repeated_token")
+    client = fake.client(SPECS[service].client_name, OWN)
+
+    with pytest.raises(MalformedRecord, match="repeated"):
+        list(REGISTRY[service].list_records(client))
+
+
+def test_bad_fault_arguments_are_refused(fake):
+    with pytest.raises(ValueError, match="kind must be one of"):
+        fake.malform(OWN, "us-east-1", "rds", "truncated")
+    with pytest.raises(ValueError, match="unknown reservation service"):
+        fake.malform(OWN, "us-east-1", "dynamodb", "missing_id")
+    with pytest.raises(ValueError, match="service:Operation"):
+        fake.deny(OWN, "DescribeReservedDBInstances")
