@@ -60,6 +60,18 @@ class ExporterProcess:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
 
+    def wait_listening(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.output()
+            try:
+                if self.get("/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("exporter not listening:\n" + self.output())
+
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -147,7 +159,8 @@ def test_debug_logs_contain_no_secret_key_or_session_token(process, fake_env):
 def test_sigterm_exits_zero_quickly_even_mid_refresh(process, fake_env):
     fake_env.delay("rds", 30.0)  # every RDS listing hangs: a refresh is in flight
     proc = process()
-    time.sleep(2)
+    proc.wait_listening()
+    time.sleep(1)
     assert proc.get("/readyz")[0] == 503
     code, took = proc.stop(signal.SIGTERM)
     assert code == 0
