@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
@@ -242,17 +243,19 @@ class FakeControls:
         if not self.endpoint_url:
             raise FakeError("the fake is not running: start() it first")
         key, secret = credentials_for(account_id)
-        return _boto3_session().client(
-            service,
-            endpoint_url=self.endpoint_url,
-            region_name=region,
-            aws_access_key_id=key,
-            aws_secret_access_key=secret,
-            **kwargs,
-        )
+        with _SESSION_LOCK:  # a botocore session is not safe to build clients from concurrently
+            return _boto3_session().client(
+                service,
+                endpoint_url=self.endpoint_url,
+                region_name=region,
+                aws_access_key_id=key,
+                aws_secret_access_key=secret,
+                **kwargs,
+            )
 
 
 _SESSION: Any = None
+_SESSION_LOCK = threading.Lock()
 
 
 def _boto3_session() -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -32,9 +33,13 @@ def own_key_account(access_key: str) -> str | None:
     return match.group(1) if match else None
 
 
-def account_of(access_key: str) -> str:
-    """The account moto will serve a request signed with ``access_key`` from."""
-    own = own_key_account(access_key)
+def account_of(access_key: str, known: Callable[[str], str | None] | None = None) -> str:
+    """The account moto will serve a request signed with ``access_key`` from.
+
+    ``known`` answers for session keys the fake issued; moto's own lookup
+    scans every account's IAM keys, which grows with the number of accounts.
+    """
+    own = own_key_account(access_key) or (known(access_key) if known else None)
     if own:
         return own
     if not _ANY_KEY.match(access_key):
@@ -70,8 +75,13 @@ class RequestInfo:
         return f"{self.signing_name}:{self.operation}"
 
 
-def describe(environ: dict[str, Any], body: bytes) -> RequestInfo | None:
-    """Decode a request; None when it is not a signed AWS API call."""
+def describe(
+    environ: dict[str, Any], body: bytes, known: Callable[[str], str | None] | None = None
+) -> RequestInfo | None:
+    """Decode a request; None when it is not a signed AWS API call.
+
+    ``known`` maps session keys the fake issued to their account (see ``account_of``).
+    """
     match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     params = _query_params(environ, body)
     if match:
@@ -91,7 +101,7 @@ def describe(environ: dict[str, Any], body: bytes) -> RequestInfo | None:
         protocol = "rest-json"
     return RequestInfo(
         access_key=access_key,
-        account_id=account_of(access_key) if access_key else DEFAULT_ACCOUNT_ID,
+        account_id=account_of(access_key, known) if access_key else DEFAULT_ACCOUNT_ID,
         region=region,
         signing_name=signing_name,
         operation=operation,

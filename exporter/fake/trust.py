@@ -118,6 +118,11 @@ class Trust:
         with self._lock:
             return self._sessions.get(access_key)
 
+    def account_of(self, access_key: str) -> str | None:
+        """The account of a session key the fake issued, else None."""
+        session = self.session(access_key)
+        return session.account_id if session else None
+
     def is_expired(self, access_key: str, now: float | None = None) -> bool:
         session = self.session(access_key)
         return session is not None and (time.time() if now is None else now) >= session.expires_at
