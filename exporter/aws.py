@@ -41,7 +41,7 @@ PARTITION_HOME_REGION = {
 # AWS caps a session obtained with chained role credentials at one hour.
 CHAINED_SESSION_MAX = 3600
 
-RETRY_MAX_ATTEMPTS = 5
+RETRY_MAX_ATTEMPTS = 5  # in all, first try included
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 20
 
@@ -49,7 +49,7 @@ READ_TIMEOUT = 20
 def client_config(max_pool_connections: int = 10) -> BotoConfig:
     """botocore settings every client shares: bounded retries, bounded waits."""
     return BotoConfig(
-        retries={"mode": "standard", "max_attempts": RETRY_MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": RETRY_MAX_ATTEMPTS},
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
         max_pool_connections=max_pool_connections,

@@ -283,13 +283,16 @@ def test_webhook_receivers_get_the_routed_notifications(stack: Stack) -> None:
             if a["status"] == "firing"
         }
 
-    wait_until(
-        lambda: delivered("platform-webhook") == {"ReservationExporterRefreshFailing"},
-        60,
-        "the exporter-health webhook",
-    )
-    wait_until(lambda: delivered("oncall-sns") == {"rds-critical"}, 60, "the on-call page")
-    wait_until(lambda: delivered("finops-digest") == {"ri-notice"}, 60, "the notice digest")
+    def arrives(receiver: str, wanted: set[str]) -> None:
+        try:
+            wait_until(lambda: delivered(receiver) == wanted, 120, f"{receiver}: {wanted}")
+        except AssertionError:  # say what did arrive
+            assert delivered(receiver) == wanted
+            raise
+
+    arrives("platform-webhook", {"ReservationExporterRefreshFailing"})
+    arrives("oncall-sns", {"rds-critical"})
+    arrives("finops-digest", {"ri-notice"})
     message = stack.sink.messages("oncall-sns")[0]
     assert message["groupLabels"] == {"alertname": "ReservationExpiringSoon", "account": "finance"}
     alert = message["alerts"][0]

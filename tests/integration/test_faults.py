@@ -244,31 +244,44 @@ def test_unreachable_endpoint_is_a_timeout_and_bounded(fake_env, monkeypatch):
     assert reservation_ids(samples) == ALL_IDS
 
 
+def _latest_session_expiry(role_arn: str) -> datetime:
+    """Expiration of the newest session the fake's STS issued for ``role_arn``."""
+    from moto.sts.models import sts_backends
+
+    issued = [
+        role
+        for account_id in sts_backends
+        for partition in sts_backends[account_id]
+        for role in sts_backends[account_id][partition].assumed_roles
+        if role.role_arn == role_arn
+    ]
+    expiry = max(role.expiration for role in issued)
+    return expiry if expiry.tzinfo else expiry.replace(tzinfo=timezone.utc)
+
+
 def test_credentials_are_renewed_before_they_expire_without_restart(fake_env):
-    """A 1 h session is renewed in its last 15 minutes (botocore's advisory window).
-
-    The exporter's clock runs ahead by ``offset``. Between the cycles 8 real
-    seconds pass, so the first session is inside its last 15 minutes while a
-    session issued now is not: exactly one renewal is expected.
-    """
+    """A 1 h session is renewed once it is in its last 15 minutes (botocore's
+    advisory window), on a clock the test sets; no restart, one STS call."""
     seed(fake_env)
-    offset = timedelta(0)
-
-    def clock() -> datetime:
-        return datetime.now(timezone.utc) + offset
-
-    h = Harness(CONFIG, time_fetcher=clock)  # session_duration: the default 1 h
+    now = [datetime.now(timezone.utc)]
+    h = Harness(CONFIG, time_fetcher=lambda: now[0])  # session_duration: the default 1 h
     assert set(by_target(h.cycle(), "aws_reservation_refresh_success").values()) == {1.0}
     assert len(fake_env.calls(operation="AssumeRole", outcome="ok")) == 1
-    offset = timedelta(minutes=30)  # still fresh: no STS call
+    first_expiry = _latest_session_expiry(ROLE)
+
+    now[0] = first_expiry - timedelta(minutes=30)  # still fresh: no STS call
     h.cycle()
     assert len(fake_env.calls(operation="AssumeRole", outcome="ok")) == 1
-    time.sleep(8)
-    offset = timedelta(seconds=3600 - 900 - 5)
+
+    # A session issued from now on ends at least 4 s after the first one, so
+    # this instant is inside the first session's window and outside the next one's.
+    time.sleep(4)
+    now[0] = first_expiry - timedelta(seconds=900 - 2)
     samples = h.cycle()
     assert set(by_target(samples, "aws_reservation_refresh_success").values()) == {1.0}
     assert len(fake_env.calls(operation="AssumeRole", outcome="ok")) == 2
-    samples = h.cycle()  # the renewed session is fresh
+    assert _latest_session_expiry(ROLE) > first_expiry
+    h.cycle()  # the renewed session is fresh
     assert len(fake_env.calls(operation="AssumeRole", outcome="ok")) == 2
 
 
