@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import platform
+import re
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from exporter import __version__
 from exporter.logs import LEVELS, setup_logging
@@ -59,7 +62,13 @@ def serve_parser() -> argparse.ArgumentParser:
         help="allow POST /-/reload (SIGHUP always reloads)",
     )
     add_logging_flags(parser)
-    parser.add_argument("--shard", type=int, default=0, help="this replica's shard (0-based)")
+    parser.add_argument(
+        "--shard",
+        type=parse_shard,
+        default=0,
+        help="this replica's shard (0-based), or `auto`: $POD_INDEX, else the number "
+        "ending the hostname (StatefulSet pod name-N)",
+    )
     parser.add_argument(
         "--total-shards",
         dest="total_shards",
@@ -84,6 +93,24 @@ def serve_parser() -> argparse.ArgumentParser:
         version=f"aws-reservation-exporter {__version__} (python {platform.python_version()})",
     )
     return parser
+
+
+def parse_shard(text: str, environ: Mapping[str, str] | None = None) -> int:
+    """An integer, or ``auto`` for a StatefulSet pod: its index label or hostname suffix."""
+    if text.isdigit():
+        return int(text)
+    if text != "auto":
+        raise argparse.ArgumentTypeError(f"expected a shard number or `auto`, got {text!r}")
+    env = os.environ if environ is None else environ
+    index = env.get("POD_INDEX", "").strip()
+    if index.isdigit():
+        return int(index)
+    match = re.search(r"-(\d+)$", env.get("HOSTNAME") or socket.gethostname())
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            "--shard=auto: neither $POD_INDEX nor a hostname ending in -<number>"
+        )
+    return int(match.group(1))
 
 
 def add_logging_flags(parser: argparse.ArgumentParser) -> None:
