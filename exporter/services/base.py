@@ -234,3 +234,42 @@ def fetch(
         if is_exported(meaning, reservation.end, now, lookback):
             kept.append(reservation)
     return kept
+
+
+@dataclass(frozen=True)
+class TermFields:
+    """Member names of a reservation whose end is StartTime + Duration."""
+
+    id: str
+    count: str
+    instance_type: str
+    offering_type: str = "OfferingType"
+    product: str | None = None  # the API's product member, where it has one
+    currency: str | None = "CurrencyCode"  # None: the API has no currency (USD)
+    multi_az: str | None = None
+
+
+def term_parser(fields: TermFields) -> Callable[[Mapping[str, Any]], Reservation]:
+    """A ``parse`` for the services that share the StartTime + Duration shape."""
+
+    def parse(record: Mapping[str, Any]) -> Reservation:
+        start, end = start_plus_duration(record)
+        count = count_of(record, fields.count)
+        hourly, upfront = unit_costs(record, count)
+        multi_az = record.get(fields.multi_az) if fields.multi_az else None
+        return Reservation(
+            reservation_id=required(record, fields.id),
+            state=required(record, "State"),
+            start=start,
+            end=end,
+            instance_count=count,
+            instance_type=record.get(fields.instance_type, ""),
+            product=record.get(fields.product, "") if fields.product else "",
+            offering_type=record.get(fields.offering_type, ""),
+            multi_az="" if multi_az is None else str(bool(multi_az)).lower(),
+            hourly_cost=hourly,
+            upfront_cost=upfront,
+            currency=(record.get(fields.currency) if fields.currency else None) or "USD",
+        )
+
+    return parse
