@@ -331,3 +331,29 @@ def _ini(parser: configparser.ConfigParser) -> str:
     out = io.StringIO()
     parser.write(out)
     return out.getvalue()
+
+
+def test_china_partition_role_uses_its_own_regions_and_endpoints(fake_env):
+    role = f"arn:aws-cn:iam::{PROD}:role/ReservationExporter"
+    fake_env.add_role(role)
+    fake_env.seed(PROD, "cn-north-1", "rds", generate("rds", 3, NOW, PROD, "cn-north-1"))
+    fake_env.seed(PROD, "global", "savingsplans", generate("savingsplans", 2, NOW, PROD))
+    h = Harness(
+        {
+            "regions": ["cn-north-1"],
+            "services": ["rds", "savingsplans"],
+            "accounts": [{"name": "china", "role_arn": role}],
+        }
+    )
+    samples = h.cycle()
+    assert by_target(samples, "aws_reservation_refresh_success") == {
+        ("china", "cn-north-1", "rds"): 1.0,
+        ("china", "global", "savingsplans"): 1.0,
+    }
+    where = {(c.operation, c.region) for c in fake_env.calls()}
+    assert where == {
+        ("AssumeRole", "cn-northwest-1"),  # STS in the partition's home region
+        ("DescribeReservedDBInstances", "cn-north-1"),
+        ("DescribeSavingsPlans", "cn-northwest-1"),
+    }
+    assert len({k for k in samples if k[0] == "aws_reservation_info"}) == 5
