@@ -28,8 +28,8 @@ tools:
 	./.ci/install-tools.sh
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check exporter tests bench
-	$(BIN)/ruff format --check exporter tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## The whole test suite: lint, unit, integration, end-to-end, chart and rule tests.
 test: $(VENV)/.dev-installed tools lint
