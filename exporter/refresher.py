@@ -316,6 +316,12 @@ class Refresher:
             self._pool_size = size
         return self._pool
 
+    def close(self) -> None:
+        """Stop the worker threads (idle ones; the pool is daemonic anyway)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
     # -- the schedule ---------------------------------------------------------
 
     def run_forever(self, stop: threading.Event) -> None:

@@ -387,12 +387,15 @@ def collect(
     refresher = Refresher(
         config, factory=factory, store=store, telemetry=telemetry, clock=lambda: at
     )
-    if progress is not None:
-        progress.describe = lambda: f"reading reservations: {len(store)} targets done"
-        with progress, progress.guard_logging():
+    try:
+        if progress is not None:
+            progress.describe = lambda: f"reading reservations: {len(store)} targets done"
+            with progress, progress.guard_logging():
+                refresher.run_cycle()
+        else:
             refresher.run_cycle()
-    else:
-        refresher.run_cycle()
+    finally:
+        refresher.close()
     return store.results()
 
 
