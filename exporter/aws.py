@@ -46,12 +46,16 @@ CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 20
 
 
-def client_config(max_pool_connections: int = 10) -> BotoConfig:
+def client_config(
+    max_pool_connections: int = 10,
+    read_timeout: float = READ_TIMEOUT,
+    max_attempts: int = RETRY_MAX_ATTEMPTS,
+) -> BotoConfig:
     """botocore settings every client shares: bounded retries, bounded waits."""
     return BotoConfig(
-        retries={"mode": "standard", "total_max_attempts": RETRY_MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
+        read_timeout=read_timeout,
         max_pool_connections=max_pool_connections,
         user_agent_extra=f"aws-reservation-exporter/{__version__}",
     )
@@ -115,10 +119,16 @@ class ClientFactory:
         on_session: Callable[[botocore.session.Session], None] | None = None,
         mfa_prompter: Callable[[str], str] | None = None,
         time_fetcher: Callable[[], datetime] | None = None,
+        read_timeout: float = READ_TIMEOUT,
+        max_attempts: int = RETRY_MAX_ATTEMPTS,
     ) -> None:
         self._base = botocore.session.Session()
         self._loader = self._base.get_component("data_loader")
-        self._config = client_config(max_pool_connections=max(10, concurrency))
+        self._config = client_config(
+            max_pool_connections=max(10, concurrency),
+            read_timeout=read_timeout,
+            max_attempts=max_attempts,
+        )
         self._on_session = on_session
         self._mfa_prompter = mfa_prompter
         self._time_fetcher = time_fetcher  # decides when credentials need renewing (tests)

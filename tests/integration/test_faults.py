@@ -51,12 +51,15 @@ def seed(fake) -> None:
 class Harness:
     """A refresher driven cycle by cycle, with the exporter's rendering."""
 
-    def __init__(self, config: dict | object, time_fetcher=None) -> None:
+    def __init__(self, config: dict | object, time_fetcher=None, **factory_options) -> None:
         self.telemetry = Telemetry()
         self.store = SnapshotStore()
         cfg = parse_config(config) if isinstance(config, dict) else config
         self.factory = ClientFactory(
-            concurrency=4, on_session=self.telemetry.hook_session, time_fetcher=time_fetcher
+            concurrency=4,
+            on_session=self.telemetry.hook_session,
+            time_fetcher=time_fetcher,
+            **factory_options,
         )
         self.refresher = Refresher(
             cfg, factory=self.factory, store=self.store, telemetry=self.telemetry
@@ -227,6 +230,21 @@ def test_unknown_state_is_exported_not_a_fault(fake_env):
     assert states == {"ri-new-state": "brand-new-state"}
     unknown = [v for k, v in samples.items() if k[0] == "aws_reservation_unknown_states_total"]
     assert unknown == [1.0]
+
+
+def test_hung_endpoint_times_out_and_fails_only_its_targets(fake_env):
+    seed(fake_env)
+    h = Harness(CONFIG)
+    h.cycle()
+    # Short waits so the test is quick; production waits 20 s per attempt, 5 attempts.
+    hasty = Harness(CONFIG, read_timeout=2, max_attempts=2)
+    hasty.store = hasty.refresher.store = h.store  # same last good data
+    fake_env.delay("rds", 6.0)
+    samples = hasty.cycle()
+    failed = {(a, r, "rds") for a in ("payer", "production") for r in ("us-east-1", "eu-west-1")}
+    _only_failed(samples, failed)
+    assert {e[3] for e in _errors(samples)} == {"timeout"}
+    assert reservation_ids(samples) == ALL_IDS
 
 
 def test_unreachable_endpoint_is_a_timeout_and_bounded(fake_env, monkeypatch):
