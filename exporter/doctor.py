@@ -30,7 +30,7 @@ from exporter.accounts import AccountDirectory
 from exporter.aws import PARTITION_HOME_REGION, AccountSession, ClientFactory, ProfileError
 from exporter.model import Account
 from exporter.refresher import describe_error, failure_reason
-from exporter.report import Progress, demo_fake, format_table, is_tty, log_to
+from exporter.report import Progress, command_config, format_table, is_tty, log_to
 from exporter.services import REGISTRY
 from exporter.services.base import ServiceSpec
 
@@ -626,7 +626,6 @@ def main(
     stderr: TextIO | None = None,
 ) -> int:
     """Run the doctor; returns the exit status. ``prompter`` asks for MFA codes."""
-    from exporter.cli import load_config_or_exit
     from exporter.logs import setup_logging
     from exporter.profiles import terminal_prompter
 
@@ -636,16 +635,9 @@ def main(
     setup_logging(opts.log_level, opts.log_format)
     log_to(err)
     with contextlib.ExitStack() as stack:
-        if opts.demo:
-            try:
-                config = stack.enter_context(demo_fake())
-            except ImportError as exc:
-                print(f"--demo: {exc}", file=err)
-                return EXIT_USAGE
-        else:
-            config = load_config_or_exit(opts.config_file)
-            if config is None:
-                return EXIT_USAGE
+        config = command_config(opts, stack, err)
+        if config is None:
+            return EXIT_USAGE
         progress = Progress(err, lambda: "checking accounts and permissions", enabled=is_tty(err))
         factory = ClientFactory(
             concurrency=config.concurrency,

@@ -425,6 +425,20 @@ def demo_fake() -> Iterator[Any]:
         os.environ.update(saved)
 
 
+def command_config(opts: argparse.Namespace, stack: contextlib.ExitStack, err: TextIO) -> Any:
+    """The config a command runs on: the demo's (kept running in ``stack``) with
+    ``--demo``, else ``--config.file``; None after printing why (exit 2)."""
+    from exporter.cli import load_config_or_exit
+
+    if not opts.demo:
+        return load_config_or_exit(opts.config_file)
+    try:
+        return stack.enter_context(demo_fake())
+    except ImportError as exc:
+        print(f"--demo: {exc}", file=err)
+        return None
+
+
 # ----------------------------------------------------------------------------- CLI
 
 
@@ -514,7 +528,6 @@ def main(
 ) -> int:
     """Run the report; returns the exit status. ``prompter`` asks for MFA codes
     (default: the terminal, or a line of stdin when it is not one)."""
-    from exporter.cli import load_config_or_exit
     from exporter.logs import setup_logging
     from exporter.profiles import terminal_prompter
 
@@ -532,16 +545,9 @@ def main(
     log_to(err)
 
     with contextlib.ExitStack() as stack:
-        if opts.demo:
-            try:
-                config = stack.enter_context(demo_fake())
-            except ImportError as exc:
-                print(f"--demo: {exc}", file=err)
-                return EXIT_USAGE
-        else:
-            config = load_config_or_exit(opts.config_file)
-            if config is None:
-                return EXIT_USAGE
+        config = command_config(opts, stack, err)
+        if config is None:
+            return EXIT_USAGE
         progress = Progress(err, lambda: "", enabled=is_tty(err))
         try:
             results = collect(
