@@ -46,8 +46,9 @@ spec:
         - --web.enable-lifecycle
         {{- end }}
         {{- if .Values.sharding.enabled }}
-        # Kubernetes expands $(POD_INDEX) itself: no shell in the way.
-        - --shard=$(POD_INDEX)
+        # auto: $POD_INDEX (the pod-index label), else the ordinal ending the
+        # pod's hostname (<statefulset>-<N>) on clusters without that label.
+        - --shard=auto
         - --total-shards={{ .Values.sharding.replicas }}
         {{- end }}
         {{- with .Values.extraArgs }}
@@ -57,7 +58,7 @@ spec:
         - name: HOME
           value: /tmp
         {{- if .Values.sharding.enabled }}
-        # The StatefulSet controller labels each pod with its ordinal.
+        # The StatefulSet controller labels each pod with its ordinal (Kubernetes 1.28+).
         - name: POD_INDEX
           valueFrom:
             fieldRef:
