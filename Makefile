@@ -39,6 +39,7 @@ test: $(VENV)/.dev-installed tools lint
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.refresh
 	$(BIN)/python -m bench.scrape
+	$(BIN)/python -m bench.load
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info
