@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -136,6 +136,7 @@ class ClientFactory:
         self._lock = threading.Lock()
         self._sessions: dict[tuple[object, ...], AccountSession] = {}
         self._own: AccountSession | None = None
+        self._warmed: set[str] = set()
         if on_session is not None:
             on_session(self._base)
 
@@ -231,6 +232,20 @@ class ClientFactory:
             return self._profiles
 
     # -- clients ------------------------------------------------------------
+
+    def warm(self, client_names: Iterable[str]) -> None:
+        """Parse each service's model once, up front and one at a time.
+
+        Otherwise the first cycle's worker threads all parse the same large
+        JSON models at once: wasted CPU and a peak of memory the allocator keeps.
+        """
+        for name in client_names:
+            if name in self._warmed:
+                continue
+            self._base.create_client(
+                name, region_name="us-east-1", aws_access_key_id="-", aws_secret_access_key="-"
+            )
+            self._warmed.add(name)
 
     def client(self, account_session: AccountSession, service: str, region: str) -> Any:
         """A new client; callers keep it for one task only."""

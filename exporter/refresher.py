@@ -185,6 +185,9 @@ class Refresher:
             config, directory = self.config, self.directory
         pool = self._pool_for(config.concurrency)
         started = time.monotonic()
+        self.factory.warm(
+            ["sts", "ec2", *(REGISTRY[s].client_name for s in config.services if s in REGISTRY)]
+        )
         accounts, problems = directory.accounts()
         accounts = [a for a in accounts if owns(a.account_id or "", self.shard, self.total_shards)]
         self.factory.forget_except(accounts)
