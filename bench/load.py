@@ -2,7 +2,7 @@
 while its refresh cycles run against the fake AWS. Loopback only; bounded in
 time and in requests; stops by itself.
 
-    python -m bench.load [--scrapers 8] [--duration 30] [--accounts 50]
+    python -m bench.load [--scrapers 8] [--duration 60] [--accounts 50]
 
 The exporter runs as ``python -m exporter`` with a short refresh_interval, so
 several cycles overlap the scrapes. Every response must be 200 and every
@@ -36,6 +36,7 @@ from bench.refresh import OWN_ACCOUNT, seed
 
 DAYS_LINE = b"\naws_reservation_days_until_expiry{"
 CYCLES = re.compile(rb"^aws_reservation_refresh_cycles_total (\S+)$", re.M)
+CYCLE_SECONDS = re.compile(rb"^aws_reservation_refresh_cycle_duration_seconds (\S+)$", re.M)
 FAILED = re.compile(rb"^aws_reservation_refresh_success\{[^}]*\} 0$", re.M)
 LISTENING = re.compile(r"listening on [^:\s]*:(\d+)")
 READY_TIMEOUT = 600.0
@@ -208,7 +209,7 @@ def write_config(directory: Path, accounts: int, interval: str, concurrency: int
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scrapers", type=int, default=8, help="concurrent scrapers")
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds of load")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     parser.add_argument("--max-requests", type=int, default=100_000, help="hard request cap")
     parser.add_argument("--accounts", type=int, default=50)
     parser.add_argument("--per-target", type=int, default=10, help="reservations per target")
@@ -250,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             status, final = get(exporter.port, "/metrics")
             peak = hwm_mb(exporter.proc.pid)
             failed_targets = len(FAILED.findall(final))
+            last_cycle = CYCLE_SECONDS.search(final)
             final_series = final.count(DAYS_LINE)
             exit_status = exporter.stop()
             exporter_failures = sum("refresh failed" in line for line in exporter.log)
@@ -275,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                 "max ms",
                 "errors",
                 "cycles under load",
+                "last cycle s",
                 "exporter peak RSS MB",
             ],
             [
@@ -286,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                     max(lat, default=float("nan")) * 1000,
                     errors,
                     int(after - before),
+                    float(last_cycle.group(1)) if last_cycle else float("nan"),
                     peak,
                 ]
             ],

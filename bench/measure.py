@@ -79,9 +79,10 @@ def machine() -> dict[str, str]:
 
 def print_machine() -> None:
     info = machine()
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(
         f"machine: {info['nproc']} CPUs ({info['cpu']}), Python {info['python']}, "
-        f"botocore {info['botocore']}, {info['platform']}"
+        f"botocore {info['botocore']}, {info['platform']}; load average at start {load}"
     )
 
 

@@ -1,0 +1,148 @@
+"""The benchmarks still run: each one end to end at toy size, exactly as
+bench/README.md runs them (no timing is asserted: performance belongs to
+bench/), plus the pure helpers their verdicts rest on."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bench import data
+from bench.measure import percentile
+from bench.refresh import OWN_ACCOUNT, assume_role_calls, compare_calls, listing_calls
+from exporter.fake import Call
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_bench(*args: str, timeout: float = 600) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+# --- end to end at toy size ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("prototype", [None, "warm-models,shared-clients"])
+def test_refresh_benchmark_counts_exactly_the_minimum_calls(prototype: str | None) -> None:
+    extra = ["--prototype", prototype] if prototype else []
+    out = run_bench(
+        "bench.refresh",
+        "--accounts",
+        "1,2",
+        "--latency",
+        "0.005",
+        "--per-target",
+        "1",
+        "--sequential-accounts",
+        "1",
+        *extra,
+    )
+
+    # Account 0 holds 150 RDS reservations in one region: one extra page.
+    assert "| accounts | targets | calls c1/c2 |" in out
+    assert re.search(r"\|\s+1 \|\s+13 \|\s+15/14 \|", out), out
+    assert re.search(r"\|\s+2 \|\s+26 \|\s+29/27 \|", out), out
+    exact = re.findall(r"cycle (\d): (\d+) calls, minimum (\d+).*STS (\d+) -> exact", out)
+    assert len(exact) == 8  # 2 sizes x (exporter, calibration) x 2 cycles
+    assert {(cycle, sts) for cycle, _, _, sts in exact} == {("1", "1"), ("1", "2"), ("2", "0")}
+    assert "sequential (1 accounts): 15 calls, minimum 15 -> exact" in out
+    assert "0 correctness problem(s)" in out
+
+
+@pytest.mark.parametrize("prototype", [None, "stream-metrics,tcp-nodelay"])
+def test_scrape_benchmark_serves_every_series(prototype: str | None) -> None:
+    extra = ["--prototype", prototype] if prototype else []
+    out = run_bench("bench.scrape", "--sizes", "200,450", "--scrapes", "3", *extra)
+
+    assert re.search(r"\|\s+200 \|\s+20 \|", out), out
+    assert re.search(r"\|\s+450 \|\s+45 \|", out), out
+    assert "0 correctness problem(s)" in out
+
+
+def test_load_benchmark_scrapes_during_refresh_without_errors() -> None:
+    out = run_bench(
+        "bench.load",
+        "--accounts",
+        "2",
+        "--per-target",
+        "2",
+        "--scrapers",
+        "2",
+        "--duration",
+        "4",
+        "--refresh-interval",
+        "1s",
+        "--latency",
+        "0.005",
+    )
+
+    assert "exporter ready after" in out
+    row = re.search(r"\|\s+(\d+) \|[^|]+\|[^|]+\|[^|]+\|[^|]+\|\s+(\d+) \|\s+(\d+) \|", out)
+    assert row, out
+    requests, errors, cycles = (int(g) for g in row.groups())
+    assert requests > 0 and errors == 0 and cycles >= 1
+    assert "0 problem(s)." in out
+
+
+# --- the helpers behind the verdicts --------------------------------------------------
+
+
+def test_minimum_calls_follow_pages_and_list_savings_plans_once() -> None:
+    expected = listing_calls(10, per_target=2)
+
+    # 10 accounts x (6 regional services x 2 regions + 1 Savings Plans listing),
+    # plus one RDS page for account 0 (150 reservations).
+    assert sum(expected.values()) == 10 * 13 + 1
+    rds = (data.account_id(0), "us-east-1", "rds", "DescribeReservedDBInstances")
+    assert expected[rds] == 2
+    plans = [k for k in expected if k[3] == "DescribeSavingsPlans"]
+    assert len(plans) == 10 and {k[1] for k in plans} == {"us-east-1"}
+    opensearch = [k for k in expected if k[3] == "DescribeReservedInstances" and k[2] == "es"]
+    assert len(opensearch) == 20  # OpenSearch is signed as "es", as the fake records it
+
+
+def test_compare_calls_reports_extra_missing_and_failed_calls() -> None:
+    expected = listing_calls(1, per_target=2) + assume_role_calls(1)
+    calls = [Call(*key, "ok") for key, n in expected.items() for _ in range(n)]
+    assert compare_calls(calls, expected)["exact"]
+
+    retried = [*calls, Call(OWN_ACCOUNT, "us-east-1", "sts", "AssumeRole", "ok")]
+    check = compare_calls(retried, expected)
+    assert (check["exact"], check["extra"], check["missing"], check["sts"]) == (False, 1, 0, 2)
+
+    check = compare_calls(calls[1:], expected)
+    assert (check["exact"], check["extra"], check["missing"]) == (False, 0, 1)
+
+    throttled = [calls[0]._replace(outcome="throttled"), *calls[1:]]
+    check = compare_calls(throttled, expected)
+    assert (check["exact"], check["not_ok"]) == (False, 1)
+
+
+def test_percentile_is_nearest_rank_and_always_an_observed_value() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values[:10], 99) == 10.0
+    assert percentile([3.0], 50) == 3.0
+
+
+def test_pages_and_record_counts_match_the_fakes_page_size() -> None:
+    assert data.pages("ec2", 1000) == 1  # EC2 is one unpaginated call
+    assert [data.pages("rds", n) for n in (0, 1, 100, 101, 250)] == [1, 1, 1, 2, 3]
+    assert data.record_count(0, "us-east-1", "rds", 2) == 150
+    assert data.record_count(0, "eu-west-1", "rds", 2) == 2
+    assert data.record_count(3, "us-east-1", "rds", 2) == 2
+    assert Counter(s for _, s in data.targets(0))["savingsplans"] == 1
