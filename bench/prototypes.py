@@ -4,27 +4,21 @@ benchmarks can measure them before the core adopts them.
 Off by default: ``--prototype NAME[,NAME]`` on bench.refresh (applied in the
 exporter child only) and bench.scrape (in the serving child only). Each is the
 smallest patch that shows the effect, not the production change; delete it
-once the core has its own version.
+once the core has its own version (warm-models and tcp-nodelay, measured
+here first, are now in the core: ClientFactory.warm and the server's
+TCP_NODELAY).
 
-- ``warm-models``: load every botocore model once, sequentially, before the
-  worker threads start (they otherwise all parse the same large JSON models
-  at once on the first cycle: a few hundred MB of peak RSS that glibc keeps).
 - ``shared-clients``: one botocore client per (service, region) shared by
   every account; each task's credentials come from a context variable read at
   signing time. No client construction (~20 ms CPU) per target, pooled
   keep-alive connections.
 - ``stream-metrics``: pre-rendered blocks kept as bytes and /metrics written
   in slices (gzip streamed through zlib), never joined into one string.
-- ``tcp-nodelay``: TCP_NODELAY on accepted sockets, so a small second write
-  (a gzipped body after the headers) is not held ~40 ms by Nagle's algorithm
-  waiting for the client's delayed ACK.
 """
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-import socket
 import threading
 import zlib
 from collections.abc import Callable, Iterable
@@ -53,22 +47,6 @@ def parse(text: str) -> list[str]:
 
 
 # --- refresh ------------------------------------------------------------------------
-
-
-def _warm_models() -> None:
-    import exporter.aws as aws
-    from exporter.services import REGISTRY
-
-    original = aws.ClientFactory.__init__
-
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        for name in ("sts", *(spec.client_name for spec in REGISTRY.values())):
-            self._base.create_client(
-                name, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
-            )
-
-    aws.ClientFactory.__init__ = __init__  # type: ignore[method-assign]
 
 
 _CREDENTIALS: contextvars.ContextVar[Any] = contextvars.ContextVar("bench_credentials")
@@ -229,22 +207,7 @@ def _stream_metrics() -> None:
     server.Handler._metrics = _metrics  # type: ignore[method-assign]
 
 
-def _tcp_nodelay() -> None:
-    import exporter.server as server
-
-    original = server.Handler.setup
-
-    def setup(self: Any) -> None:
-        original(self)
-        with contextlib.suppress(OSError):  # not a TCP socket
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    server.Handler.setup = setup  # type: ignore[method-assign]
-
-
 PROTOTYPES: dict[str, Callable[[], None]] = {
-    "warm-models": _warm_models,
     "shared-clients": _shared_clients,
     "stream-metrics": _stream_metrics,
-    "tcp-nodelay": _tcp_nodelay,
 }

@@ -589,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
         type=_prototypes,
         default=[],
         help="measure the exporter with proposed core changes patched in "
-        "(bench/prototypes.py: warm-models, shared-clients)",
+        "(bench/prototypes.py: shared-clients)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 on a missed target too")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)

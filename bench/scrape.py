@@ -183,8 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "--prototype",
         type=_prototypes,
         default=[],
-        help="serve with proposed core changes patched in "
-        "(bench/prototypes.py: stream-metrics, tcp-nodelay)",
+        help="serve with proposed core changes patched in (bench/prototypes.py: stream-metrics)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 on a missed target too")
     parser.add_argument("--child-serve", type=int, help=argparse.SUPPRESS)

@@ -35,7 +35,7 @@ def run_bench(*args: str, timeout: float = 600) -> str:
 # --- end to end at toy size ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("prototype", [None, "warm-models,shared-clients"])
+@pytest.mark.parametrize("prototype", [None, "shared-clients"])
 def test_refresh_benchmark_counts_exactly_the_minimum_calls(prototype: str | None) -> None:
     extra = ["--prototype", prototype] if prototype else []
     out = run_bench(
@@ -62,7 +62,7 @@ def test_refresh_benchmark_counts_exactly_the_minimum_calls(prototype: str | Non
     assert "0 correctness problem(s)" in out
 
 
-@pytest.mark.parametrize("prototype", [None, "stream-metrics,tcp-nodelay"])
+@pytest.mark.parametrize("prototype", [None, "stream-metrics"])
 def test_scrape_benchmark_serves_every_series(prototype: str | None) -> None:
     extra = ["--prototype", prototype] if prototype else []
     out = run_bench("bench.scrape", "--sizes", "200,450", "--scrapes", "3", *extra)
