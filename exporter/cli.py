@@ -34,13 +34,7 @@ def serve_parser() -> argparse.ArgumentParser:
         "reservation expires, across accounts, regions and services. "
         f"Subcommands: {', '.join(SUBCOMMANDS)} (see `<subcommand> --help`).",
     )
-    parser.add_argument(
-        "--config.file",
-        dest="config_file",
-        default="config.yaml",
-        metavar="PATH",
-        help="configuration file (default: %(default)s)",
-    )
+    add_config_flag(parser)
     parser.add_argument(
         "--web.listen-address",
         dest="listen_address",
@@ -111,6 +105,16 @@ def parse_shard(text: str, environ: Mapping[str, str] | None = None) -> int:
             "--shard=auto: neither $POD_INDEX nor a hostname ending in -<number>"
         )
     return int(match.group(1))
+
+
+def add_config_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config.file",
+        dest="config_file",
+        default="config.yaml",
+        metavar="PATH",
+        help="configuration file (default: %(default)s)",
+    )
 
 
 def add_logging_flags(parser: argparse.ArgumentParser) -> None:

@@ -589,7 +589,7 @@ def _indent(text: str, spaces: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from exporter.cli import add_logging_flags
+    from exporter.cli import add_config_flag, add_logging_flags
 
     parser = argparse.ArgumentParser(
         prog="aws-reservation-exporter doctor",
@@ -598,13 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 everything allowed; 1 something missing; 2 bad flags or "
         "configuration.",
     )
-    parser.add_argument(
-        "--config.file",
-        dest="config_file",
-        default="config.yaml",
-        metavar="PATH",
-        help="configuration file (default: %(default)s)",
-    )
+    add_config_flag(parser)
     parser.add_argument(
         "--format", choices=("table", "json"), default="table", help="(default: %(default)s)"
     )

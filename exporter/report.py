@@ -443,7 +443,7 @@ def command_config(opts: argparse.Namespace, stack: contextlib.ExitStack, err: T
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from exporter.cli import add_logging_flags
+    from exporter.cli import add_config_flag, add_logging_flags
 
     parser = argparse.ArgumentParser(
         prog="aws-reservation-exporter report",
@@ -453,13 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
         "3 some targets could not be read (listed on stderr). Profiles with mfa_serial "
         "ask for a code once per source profile (from stdin when it is not a terminal).",
     )
-    parser.add_argument(
-        "--config.file",
-        dest="config_file",
-        default="config.yaml",
-        metavar="PATH",
-        help="configuration file (default: %(default)s)",
-    )
+    add_config_flag(parser)
     parser.add_argument(
         "--within",
         metavar="DURATION",
