@@ -72,7 +72,9 @@ def test_scrape_benchmark_serves_every_series(prototype: str | None) -> None:
     assert "0 correctness problem(s)" in out
 
 
-def test_load_benchmark_scrapes_during_refresh_without_errors() -> None:
+@pytest.mark.parametrize("prototype", [None, "shared-clients,stream-metrics"])
+def test_load_benchmark_scrapes_during_refresh_without_errors(prototype: str | None) -> None:
+    extra = ["--prototype", prototype] if prototype else []
     out = run_bench(
         "bench.load",
         "--accounts",
@@ -87,6 +89,7 @@ def test_load_benchmark_scrapes_during_refresh_without_errors() -> None:
         "1s",
         "--latency",
         "0.005",
+        *extra,
     )
 
     assert "exporter ready after" in out
