@@ -188,11 +188,18 @@ class AccountDirectory:
 
     # -- regions --------------------------------------------------------------
 
+    def explicit_regions(self, account: Account) -> tuple[str, ...] | None:
+        """The account's configured region list; None when it is "all" (discover)."""
+        regions = account.regions if account.regions is not None else self.config.regions
+        if regions == "all" or tuple(regions) == ("all",):
+            return None
+        return tuple(regions)
+
     def regions_for(self, account: Account) -> tuple[str, ...]:
         """The account's regions: explicit, or every region enabled in it ("all")."""
-        regions = account.regions if account.regions is not None else self.config.regions
-        if regions != "all" and tuple(regions) != ("all",):
-            return tuple(regions)
+        explicit = self.explicit_regions(account)
+        if explicit is not None:
+            return explicit
         now = self.clock()
         with self._lock:
             cached = self._regions.get(account.name)

@@ -245,7 +245,7 @@ class Refresher:
         except Exception as exc:  # unreachable account: fail what we can name
             session, error = None, exc  # type: ignore[assignment]
             partition = "aws"
-            regions = _fallback_regions(account, directory) or (
+            regions = directory.explicit_regions(account) or (
                 PARTITION_HOME_REGION.get(partition, "us-east-1"),
             )
         home = PARTITION_HOME_REGION.get(partition, "us-east-1")
@@ -343,13 +343,6 @@ class Refresher:
             remaining = delay - (time.monotonic() - began)
             if remaining > 0:
                 _wait_either(stop, self._wake, remaining)
-
-
-def _fallback_regions(account: Account, directory: AccountDirectory) -> tuple[str, ...]:
-    regions = account.regions if account.regions is not None else directory.config.regions
-    if regions == "all" or tuple(regions) == ("all",):
-        return ()
-    return tuple(regions)
 
 
 def _wait_either(a: threading.Event, b: threading.Event, timeout: float) -> None:
