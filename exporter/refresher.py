@@ -268,17 +268,21 @@ class Refresher:
         attempted = self.clock()
         t0 = time.monotonic()
         try:
-            client = self.factory.client(work.session, work.spec.client_name, work.client_region)
             key = (work.target.account_id, work.client_region)
             # Every HTTP attempt (pages and retries too) takes a token for its account+region.
-            client.meta.events.register("before-send", self._throttle_hook(key))
-            reservations = fetch(
-                work.spec,
-                client,
-                now=attempted,
-                lookback=lookback,
-                on_unknown_state=self._unknown_state,
-            )
+            with self.factory.task_client(
+                work.session,
+                work.spec.client_name,
+                work.client_region,
+                before_send=self._throttle_hook(key),
+            ) as client:
+                reservations = fetch(
+                    work.spec,
+                    client,
+                    now=attempted,
+                    lookback=lookback,
+                    on_unknown_state=self._unknown_state,
+                )
         except Exception as exc:
             self._fail(work.target, exc, attempted, time.monotonic() - t0)
             return
