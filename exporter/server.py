@@ -7,13 +7,13 @@ snapshot and never calls AWS.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import html
 import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,7 +22,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from exporter import __version__
-from exporter.collector import render
+from exporter.collector import chunks
 from exporter.store import SnapshotStore
 from exporter.telemetry import Telemetry
 
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})  # probes work without auth
 READ_PATHS = frozenset({"/", "/metrics", "/healthz", "/readyz"})
 LANDING_ROWS = 1000
+WRITE_SIZE = 256 * 1024  # bytes per socket write (or gzip step) of /metrics
+GZIP_LEVEL = 1  # fastest: /metrics compresses ~10x even so
 
 
 class ExporterHTTPServer(ThreadingHTTPServer):
@@ -72,9 +74,37 @@ class ExporterHTTPServer(ThreadingHTTPServer):
             sock = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, addr
 
-    def metrics_text(self) -> bytes:
-        body = render(self.store.snapshot(), self.clock())
-        return body.encode() + generate_latest(self.telemetry.registry)
+    def metrics_chunks(self) -> list[bytes]:
+        """The /metrics body in pieces; joined only a write at a time."""
+        body = chunks(self.store.snapshot(), self.clock())
+        body.append(generate_latest(self.telemetry.registry))
+        return body
+
+
+def batched(pieces: list[bytes], size: int = WRITE_SIZE) -> Iterator[bytes]:
+    """Consecutive pieces joined into runs of about ``size`` bytes.
+
+    Thousands of small blocks would cost a syscall each; one joined body
+    would copy everything at once (341 MB peak at 50k reservations).
+    """
+    run: list[bytes] = []
+    length = 0
+    for piece in pieces:
+        run.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield b"".join(run)
+            run, length = [], 0
+    if run:
+        yield b"".join(run)
+
+
+def gzipped(pieces: list[bytes]) -> list[bytes]:
+    """``pieces`` as one gzip stream, compressed a run at a time."""
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    out = [compressor.compress(run) for run in batched(pieces)]
+    out.append(compressor.flush())
+    return out
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -148,12 +178,19 @@ class Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, page, "text/html; charset=utf-8", head=head)
 
     def _metrics(self, head: bool) -> None:
-        body = self.server.metrics_text()
-        headers = {}
-        if "gzip" in (self.headers.get("Accept-Encoding") or ""):
-            body = gzip.compress(body, compresslevel=1)
-            headers["Content-Encoding"] = "gzip"
-        self._send(HTTPStatus.OK, body, CONTENT_TYPE_LATEST, head=head, headers=headers)
+        body = self.server.metrics_chunks()
+        compress = "gzip" in (self.headers.get("Accept-Encoding") or "")
+        if compress:
+            body = gzipped(body)
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.send_header("Content-Length", str(sum(map(len, body))))
+        if compress:
+            self.send_header("Content-Encoding", "gzip")
+        self.end_headers()
+        if not head:
+            for run in batched(body):
+                self.wfile.write(run)
 
     # -- helpers --------------------------------------------------------------
 
