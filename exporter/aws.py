@@ -18,7 +18,7 @@ import contextvars
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -292,13 +292,15 @@ class ClientFactory:
             source = self.own()
             duration = account.session_duration
         partition = partition_of_arn(account.role_arn)
+        home = PARTITION_HOME_REGION.get(partition, "us-east-1")
         credentials = assume_role_credentials(
-            source=source,
+            # The shared STS client: a new one per account cost CPU and, with
+            # many accounts assumed at once, tens of MB of transient memory.
+            sts=lambda: self.task_client(source, "sts", home),
             role_arn=account.role_arn,
             external_id=account.external_id,
             session_name=account.session_name,
             duration=duration,
-            region=PARTITION_HOME_REGION.get(partition, "us-east-1"),
             time_fetcher=self._time_fetcher,
         )
         return AccountSession(self._base, partition=partition, credentials=credentials)
@@ -419,22 +421,21 @@ def refresh_windows(duration: int) -> tuple[int, int]:
 
 def assume_role_credentials(
     *,
-    source: AccountSession,
+    sts: Callable[[], AbstractContextManager[Any]],
     role_arn: str,
     external_id: str | None,
     session_name: str,
     duration: int,
-    region: str,
     time_fetcher: Callable[[], datetime] | None = None,
 ) -> RefreshableCredentials:
     """Credentials for ``role_arn`` that renew themselves before they expire.
 
-    Nothing is called until first use: a role that cannot be assumed fails the
-    first refresh task of its account, not start-up.
+    ``sts`` gives an STS client acting as the source identity. Nothing is
+    called until first use: a role that cannot be assumed fails the first
+    refresh task of its account, not start-up.
     """
 
     def fetch() -> dict[str, str]:
-        sts = source.client("sts", region, client_config())
         params: dict[str, Any] = {
             "RoleArn": role_arn,
             "RoleSessionName": session_name,
@@ -442,7 +443,8 @@ def assume_role_credentials(
         }
         if external_id:
             params["ExternalId"] = external_id
-        creds = sts.assume_role(**params)["Credentials"]
+        with sts() as client:
+            creds = client.assume_role(**params)["Credentials"]
         expiry = creds["Expiration"]
         if isinstance(expiry, datetime) and expiry.tzinfo is None:
             expiry = expiry.replace(tzinfo=timezone.utc)

@@ -64,7 +64,7 @@ def test_concurrent_tasks_on_one_client_each_act_as_their_own_account(seeded):
     assert listed == {a: {f"ri-{a}"} for a in ACCOUNTS}
     # Each task's hook saw only its own request, signed with its own key.
     assert seen_keys == {a: [expected_keys[a]] for a in ACCOUNTS}
-    assert factory.shared_clients() == 1
+    assert factory.shared_clients() == 2  # EC2 in us-east-1, and STS for the six AssumeRole
     calls = seeded.calls(operation="DescribeReservedInstances")
     assert sorted(c.account_id for c in calls) == sorted(ACCOUNTS)
 
@@ -109,8 +109,8 @@ def test_clients_grow_with_services_and_regions_not_accounts(fake_env):
         for region in regions
     }
     # 7 accounts x (2 regions x 2 services + Savings Plans): 35 targets, and
-    # 5 clients: ec2 and rds in each region, savingsplans once.
+    # 6 clients: ec2 and rds in each region, savingsplans once, STS for the roles.
     assert len(by_target(samples, "aws_reservation_refresh_success")) == 35
-    assert h.factory.shared_clients() == 5
+    assert h.factory.shared_clients() == 6
     h.cycle()
-    assert h.factory.shared_clients() == 5
+    assert h.factory.shared_clients() == 6
