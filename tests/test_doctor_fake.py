@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import botocore.session
@@ -24,20 +22,9 @@ OWN, PROD, STAGING, MEMBER = "111111111111", "222222222222", "333333333333", "44
 ROLE = "arn:aws:iam::{}:role/ReservationExporter"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeAws]:
-    with FakeAws() as running:
-        yield running
-
-
 @pytest.fixture
-def fake(server: FakeAws, monkeypatch: pytest.MonkeyPatch) -> FakeAws:
-    server.reset()
-    for key in list(os.environ):
-        monkeypatch.delenv(key)
-    for key, value in server.env(OWN).items():
-        monkeypatch.setenv(key, value)
-    return server
+def fake(isolated_fake: FakeAws) -> FakeAws:
+    return isolated_fake
 
 
 def write_config(tmp_path: Path, **overrides) -> str:

@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -23,21 +22,9 @@ AT = datetime(2030, 1, 1, tzinfo=timezone.utc)
 YEAR = 365 * 86400
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeAws]:
-    with FakeAws() as running:
-        yield running
-
-
 @pytest.fixture
-def fake(server: FakeAws, monkeypatch: pytest.MonkeyPatch) -> FakeAws:
-    """A clean fake; the environment reaches only it, as the OWN account."""
-    server.reset()
-    for key in list(os.environ):
-        monkeypatch.delenv(key)
-    for key, value in server.env(OWN).items():
-        monkeypatch.setenv(key, value)
-    return server
+def fake(isolated_fake: FakeAws) -> FakeAws:
+    return isolated_fake
 
 
 def rds(rid: str, end_days: float, count: int = 1, usage: float = 0.1, state: str = "active"):

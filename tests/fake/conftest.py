@@ -1,8 +1,7 @@
-"""One fake AWS server per test module, reset before every test."""
+"""The fake AWS server of each test module (tests/conftest.py), reset before every test."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -11,12 +10,6 @@ import pytest
 from exporter.fake import FakeAws
 
 OWN = "111111111111"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeAws]:
-    with FakeAws() as running:
-        yield running
 
 
 @pytest.fixture
