@@ -40,21 +40,15 @@ CYCLE_SECONDS = re.compile(rb"^aws_reservation_refresh_cycle_duration_seconds (\
 FAILED = re.compile(rb"^aws_reservation_refresh_success\{[^}]*\} 0$", re.M)
 LISTENING = re.compile(r"listening on [^:\s]*:(\d+)")
 READY_TIMEOUT = 600.0
-WITH_PROTOTYPES = (
-    "import sys; from bench import prototypes; prototypes.install(sys.argv.pop(1).split(',')); "
-    "from exporter.cli import main; sys.exit(main())"
-)
 STOP_GRACE = 15.0
 
 
 class Exporter:
     """``python -m exporter`` on a free loopback port; its stderr is drained and kept."""
 
-    def __init__(self, config: Path, env: dict[str, str], prototype: list[str]) -> None:
+    def __init__(self, config: Path, env: dict[str, str]) -> None:
         flags = [f"--config.file={config}", "--web.listen-address=127.0.0.1:0"]
         command = [sys.executable, "-m", "exporter", *flags]
-        if prototype:  # the same entry point, with bench/prototypes.py patched in first
-            command = [sys.executable, "-c", WITH_PROTOTYPES, ",".join(prototype), *flags]
         self.proc = subprocess.Popen(
             command,
             env=env,
@@ -219,20 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--refresh-interval", default="10s", help="exporter refresh_interval")
     parser.add_argument("--concurrency", type=int, default=16, help="exporter concurrency")
     parser.add_argument("--no-gzip", action="store_true", help="scrape without gzip")
-    parser.add_argument(
-        "--prototype",
-        type=_prototypes,
-        default=[],
-        help="run the exporter with proposed core changes patched in "
-        "(bench/prototypes.py: shared-clients, stream-metrics)",
-    )
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.duration > 3600 or args.scrapers < 1:
         parser.error("--duration must be in (0, 3600] and --scrapers at least 1")
 
     print_machine()
-    if args.prototype:
-        print(f"EXPORTER WITH PROTOTYPES PATCHED IN: {', '.join(args.prototype)}")
     process = FakeProcess(latency=args.latency)
     fake = process.start()
     exporter: Exporter | None = None
@@ -246,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
             config = write_config(Path(tmp), args.accounts, args.refresh_interval, args.concurrency)
             env = {**fake.env(OWN_ACCOUNT), "PYTHONUNBUFFERED": "1"}
-            exporter = Exporter(config, env, args.prototype)
+            exporter = Exporter(config, env)
             started = time.monotonic()
             exporter.wait_ready(READY_TIMEOUT)
             assert exporter.port is not None
@@ -323,15 +308,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  WRONG: {problem}")
     print(f"\n{len(problems)} problem(s).")
     return 1 if problems else 0
-
-
-def _prototypes(text: str) -> list[str]:
-    from bench.prototypes import parse
-
-    try:
-        return parse(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ MAX_VS_CALIBRATION = 1.2
 MIN_VS_SEQUENTIAL = 10.0
 MAX_MB_PER_ACCOUNT_REGION = 0.5
 MAX_LINEARITY_DRIFT = 1.25  # per-account cost at the largest size vs the smallest
+MAX_RSS_SLOPE_RISE = 1.5  # RSS slope of the last step vs the one before
 
 
 # --- what the fake should see ----------------------------------------------------
@@ -144,10 +145,6 @@ def exporter_config(accounts: int, concurrency: int) -> Any:
 
 def child_exporter(args: argparse.Namespace) -> None:
     """(a) Two Refresher.run_cycle calls, built the way exporter.app builds them."""
-    if args.prototype:
-        from bench import prototypes
-
-        prototypes.install(args.prototype)
     from exporter.aws import ClientFactory
     from exporter.refresher import Refresher
     from exporter.store import SnapshotStore
@@ -285,15 +282,6 @@ def _phase(**fields: Any) -> None:
     sys.stdin.readline()
 
 
-def _prototypes(text: str) -> list[str]:
-    from bench.prototypes import parse
-
-    try:
-        return parse(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def _py_spy() -> str:
     found = shutil.which(
         "py-spy", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
@@ -325,8 +313,6 @@ def run_phases(
         "--concurrency",
         str(args.concurrency),
     ]
-    if kind == "exporter" and args.prototype:
-        command_args += ["--prototype", ",".join(args.prototype)]
     command = [sys.executable, "-m", "bench.refresh", *command_args]
     if kind == "exporter" and args.profile and accounts == max(args.accounts):
         # py-spy samples every thread (cProfile would see only the main one).
@@ -401,8 +387,6 @@ def measure_sequential(fake: Any, env: dict[str, str], args: argparse.Namespace)
 def report(rows: list[dict[str, Any]], sequential: dict[str, Any], args: argparse.Namespace) -> int:
     """Print the tables and verdicts; returns the number of failed correctness checks."""
     regions = len(data.REGIONS)
-    if args.prototype:
-        print(f"\nEXPORTER WITH PROTOTYPES PATCHED IN: {', '.join(args.prototype)}")
     print(
         f"\nlatency {args.latency * 1000:.0f} ms per request, concurrency {args.concurrency}, "
         f"{regions} regions x {len(data.SERVICES)} services, {args.per_target} reservations "
@@ -535,6 +519,10 @@ def report(rows: list[dict[str, Any]], sequential: dict[str, Any], args: argpars
     return problems + (misses if args.strict else 0)
 
 
+def _peak(row: dict[str, Any]) -> float:
+    return float(row["exporter"][1]["peak_rss_mb"])
+
+
 def linearity(rows: list[dict[str, Any]], regions: int) -> int:
     """Per-account cycle time and RSS growth per account-region, smallest vs largest."""
     rows = sorted(rows, key=lambda r: r["accounts"])
@@ -543,22 +531,28 @@ def linearity(rows: list[dict[str, Any]], regions: int) -> int:
     t_large = large["exporter"][1]["seconds"] / large["accounts"]
     drift = t_large / t_small
     ok_time = drift <= MAX_LINEARITY_DRIFT
-    slopes = []
-    for a, b in itertools.pairwise(rows):
-        grow = b["exporter"][1]["peak_rss_mb"] - a["exporter"][1]["peak_rss_mb"]
-        slopes.append(grow / ((b["accounts"] - a["accounts"]) * regions))
-    ok_rss = max(slopes) <= MAX_MB_PER_ACCOUNT_REGION and (
-        max(slopes) <= 2 * max(min(slopes), 0.01)
-    )
+    # Peak RSS is max(start-up floor, base + k x account-regions): parsing the
+    # service models once peaks ~10 MB above what the process keeps, which hides
+    # the per-account growth at small sizes. Linear means the growth does not
+    # speed up at the top: the last step's slope is at most MAX_RSS_SLOPE_RISE x
+    # the step's before it (with two sizes there is one step: bounded only).
+    slopes = [
+        (_peak(b) - _peak(a)) / ((b["accounts"] - a["accounts"]) * regions)
+        for a, b in itertools.pairwise(rows)
+    ]
+    overall = (_peak(large) - _peak(small)) / ((large["accounts"] - small["accounts"]) * regions)
+    rise = slopes[-1] / max(slopes[-2], 0.01) if len(slopes) > 1 else 1.0
+    ok_rss = slopes[-1] <= MAX_MB_PER_ACCOUNT_REGION and rise <= MAX_RSS_SLOPE_RISE
     print(
         f"  {verdict(ok_time)} cycle time per account: {t_small * 1000:.1f} ms at "
         f"{small['accounts']} accounts, {t_large * 1000:.1f} ms at {large['accounts']} "
         f"(ratio {drift:.2f}, target <= {MAX_LINEARITY_DRIFT}: linear)"
     )
     print(
-        f"  {verdict(ok_rss)} RSS growth per added account-region between sizes: "
+        f"  {verdict(ok_rss)} peak RSS growth per added account-region: {overall:.3f} MB "
+        f"over {small['accounts']}-{large['accounts']} accounts; steps "
         + ", ".join(f"{s:.3f}" for s in slopes)
-        + " MB (linear: steady, not rising)"
+        + f" (last / previous {rise:.2f}, target <= {MAX_RSS_SLOPE_RISE}: not rising)"
     )
     return (not ok_time) + (not ok_rss)
 
@@ -583,13 +577,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile",
         help="record the exporter at the largest size with py-spy (folded stacks) into this file",
-    )
-    parser.add_argument(
-        "--prototype",
-        type=_prototypes,
-        default=[],
-        help="measure the exporter with proposed core changes patched in "
-        "(bench/prototypes.py: shared-clients)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 on a missed target too")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)

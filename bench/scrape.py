@@ -78,12 +78,8 @@ def fill_store(store: Any, reservations: int, now: float) -> int:
     return targets
 
 
-def child_serve(reservations: int, prototype: list[str]) -> None:
+def child_serve(reservations: int) -> None:
     """Serve a filled store on 127.0.0.1; answer 'rss' on stdin, exit on EOF."""
-    if prototype:
-        from bench import prototypes
-
-        prototypes.install(prototype)
     from exporter.server import ExporterHTTPServer
     from exporter.store import SnapshotStore
     from exporter.telemetry import Telemetry
@@ -130,10 +126,8 @@ def scrape_once(conn: http.client.HTTPConnection, use_gzip: bool) -> tuple[float
     return elapsed, body
 
 
-def measure(size: int, scrapes: int, prototype: list[str]) -> dict[str, Any]:
+def measure(size: int, scrapes: int) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.scrape", "--child-serve", str(size)]
-    if prototype:
-        command += ["--prototype", ",".join(prototype)]
     proc = subprocess.Popen(
         command,
         stdin=subprocess.PIPE,
@@ -179,27 +173,19 @@ def main(argv: list[str] | None = None) -> int:
         help="reservation counts (default: 10000,50000)",
     )
     parser.add_argument("--scrapes", type=int, default=100, help="timed scrapes per mode")
-    parser.add_argument(
-        "--prototype",
-        type=_prototypes,
-        default=[],
-        help="serve with proposed core changes patched in (bench/prototypes.py: stream-metrics)",
-    )
     parser.add_argument("--strict", action="store_true", help="exit 1 on a missed target too")
     parser.add_argument("--child-serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_serve:
-        child_serve(args.child_serve, args.prototype)
+        child_serve(args.child_serve)
         return 0
 
     print_machine()
-    if args.prototype:
-        print(f"SERVER WITH PROTOTYPES PATCHED IN: {', '.join(args.prototype)}")
     print(
         f"{args.scrapes} sequential scrapes per mode after one warm-up; {PER_TARGET} "
         "reservations per target; latency = request sent -> last byte received\n"
     )
-    rows = [measure(size, args.scrapes, args.prototype) for size in args.sizes]
+    rows = [measure(size, args.scrapes) for size in args.sizes]
     headers = [
         "reservations",
         "targets",
@@ -257,15 +243,6 @@ def main(argv: list[str] | None = None) -> int:
             )
     print(f"\n{problems} correctness problem(s); {misses} performance target(s) missed.")
     return 1 if problems or (args.strict and misses) else 0
-
-
-def _prototypes(text: str) -> list[str]:
-    from bench.prototypes import parse
-
-    try:
-        return parse(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 if __name__ == "__main__":

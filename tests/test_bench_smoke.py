@@ -10,11 +10,15 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from bench import data
 from bench.measure import percentile
-from bench.refresh import OWN_ACCOUNT, assume_role_calls, compare_calls, listing_calls
+from bench.refresh import (
+    OWN_ACCOUNT,
+    assume_role_calls,
+    compare_calls,
+    linearity,
+    listing_calls,
+)
 from exporter.fake import Call
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,9 +39,7 @@ def run_bench(*args: str, timeout: float = 600) -> str:
 # --- end to end at toy size ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("prototype", [None, "shared-clients"])
-def test_refresh_benchmark_counts_exactly_the_minimum_calls(prototype: str | None) -> None:
-    extra = ["--prototype", prototype] if prototype else []
+def test_refresh_benchmark_counts_exactly_the_minimum_calls() -> None:
     out = run_bench(
         "bench.refresh",
         "--accounts",
@@ -48,7 +50,6 @@ def test_refresh_benchmark_counts_exactly_the_minimum_calls(prototype: str | Non
         "1",
         "--sequential-accounts",
         "1",
-        *extra,
     )
 
     # Account 0 holds 150 RDS reservations in one region: one extra page.
@@ -62,19 +63,15 @@ def test_refresh_benchmark_counts_exactly_the_minimum_calls(prototype: str | Non
     assert "0 correctness problem(s)" in out
 
 
-@pytest.mark.parametrize("prototype", [None, "stream-metrics"])
-def test_scrape_benchmark_serves_every_series(prototype: str | None) -> None:
-    extra = ["--prototype", prototype] if prototype else []
-    out = run_bench("bench.scrape", "--sizes", "200,450", "--scrapes", "3", *extra)
+def test_scrape_benchmark_serves_every_series() -> None:
+    out = run_bench("bench.scrape", "--sizes", "200,450", "--scrapes", "3")
 
     assert re.search(r"\|\s+200 \|\s+20 \|", out), out
     assert re.search(r"\|\s+450 \|\s+45 \|", out), out
     assert "0 correctness problem(s)" in out
 
 
-@pytest.mark.parametrize("prototype", [None, "shared-clients,stream-metrics"])
-def test_load_benchmark_scrapes_during_refresh_without_errors(prototype: str | None) -> None:
-    extra = ["--prototype", prototype] if prototype else []
+def test_load_benchmark_scrapes_during_refresh_without_errors() -> None:
     out = run_bench(
         "bench.load",
         "--accounts",
@@ -89,7 +86,6 @@ def test_load_benchmark_scrapes_during_refresh_without_errors(prototype: str | N
         "1s",
         "--latency",
         "0.005",
-        *extra,
     )
 
     assert "exporter ready after" in out
@@ -149,3 +145,26 @@ def test_pages_and_record_counts_match_the_fakes_page_size() -> None:
     assert data.record_count(0, "eu-west-1", "rds", 2) == 2
     assert data.record_count(3, "us-east-1", "rds", 2) == 2
     assert Counter(s for _, s in data.targets(0))["savingsplans"] == 1
+
+
+def _rows(points: list[tuple[int, float, float]]) -> list[dict]:
+    """(accounts, cycle-2 seconds, peak RSS MB) -> rows as bench.refresh builds them."""
+    return [
+        {"accounts": n, "exporter": [{}, {"seconds": seconds, "peak_rss_mb": rss}]}
+        for n, seconds, rss in points
+    ]
+
+
+def test_linearity_accepts_a_start_up_floor_and_rejects_growth_that_speeds_up(capsys) -> None:
+    # Flat at the floor, then linear: the 2026-11-29 measurement.
+    floor = _rows([(50, 7.0, 111.9), (100, 13.2, 110.7), (200, 25.7, 136.1), (500, 64.4, 183.0)])
+    assert linearity(floor, regions=2) == 0
+    assert "0.079 MB over 50-500 accounts; steps -0.012, 0.127, 0.078 (last / previous 0.62" in (
+        capsys.readouterr().out
+    )
+    # Memory per account doubling at the last step is not linear.
+    rising = _rows([(50, 7.0, 100.0), (100, 13.0, 110.0), (200, 26.0, 130.0), (500, 65.0, 250.0)])
+    assert linearity(rising, regions=2) == 1
+    # Nor is time per account growing by half.
+    slower = _rows([(50, 7.0, 100.0), (500, 105.0, 190.0)])
+    assert linearity(slower, regions=2) == 1
