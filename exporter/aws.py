@@ -199,7 +199,8 @@ class AccountSession:
 
 
 class ClientFactory:
-    """Builds per-account sessions and the clients refresh tasks use.
+    """Reaches accounts (``session_for``) and gives out clients: shared ones to
+    refresh tasks (``task_client``), one-off ones for other calls (``client``).
 
     ``on_session`` is called with every new botocore session so the caller can
     hook its events (API request counters).
