@@ -30,105 +30,53 @@ def role_arn(index: int) -> str:
 
 
 def records_for(service: str, account: str, region: str, count: int) -> list[dict[str, Any]]:
-    """``count`` active reservations of ``service`` for one target."""
-    return [_record(service, account, region, i) for i in range(count)]
+    """``count`` active reservations of ``service`` for one target, built by the
+    fake's own record makers (botocore's member names and types)."""
+    # Imported here: exporter.fake loads moto, which must stay out of the
+    # benchmark's exporter processes (their RSS is measured).
+    from exporter.fake.demo_data import Offering, make_record, make_savings_plan
+
+    records = []
+    for i in range(count):
+        start = _BASE + timedelta(days=(i * 7) % 300)
+        if service == "savingsplans":
+            plan_id = f"sp-{account}-{i:05d}"
+            records.append(
+                make_savings_plan(
+                    plan_id=plan_id, account_id=account, start=start, years=1, state="active"
+                )
+            )
+            continue
+        if service not in _OFFERINGS:
+            raise ValueError(f"unknown service {service!r}")
+        instance_type, product, payment = _OFFERINGS[service]
+        records.append(
+            make_record(
+                service,
+                rid=f"{service}-{account}-{region}-{i:05d}",
+                account_id=account,
+                region=region,
+                start=start,
+                seconds=_YEAR,
+                state="active",
+                offering=Offering(instance_type, product, payment, 1000.0, 0.012),
+                count=2,
+                zone=f"{region}a" if service == "ec2" else None,
+                multi_az=i % 2 == 0,
+            )
+        )
+    return records
 
 
-def _record(service: str, account: str, region: str, i: int) -> dict[str, Any]:
-    start = _BASE + timedelta(days=(i * 7) % 300)
-    rid = f"{service}-{account}-{region}-{i:05d}"
-    charges = [{"RecurringChargeAmount": 0.012, "RecurringChargeFrequency": "Hourly"}]
-    common = {"StartTime": start, "Duration": _YEAR, "State": "active", "FixedPrice": 1000.0}
-    if service == "ec2":
-        return {
-            "ReservedInstancesId": rid,
-            "InstanceType": "m5.large",
-            "AvailabilityZone": f"{region}a",
-            "Start": start,
-            "End": start + timedelta(seconds=_YEAR),
-            "Duration": _YEAR,
-            "UsagePrice": 0.0,
-            "FixedPrice": 500.0,
-            "InstanceCount": 2,
-            "ProductDescription": "Linux/UNIX",
-            "State": "active",
-            "CurrencyCode": "USD",
-            "OfferingClass": "standard",
-            "OfferingType": "Partial Upfront",
-            "Scope": "Availability Zone",
-            "RecurringCharges": [{"Amount": 0.03, "Frequency": "Hourly"}],
-        }
-    if service == "rds":
-        return {
-            **common,
-            "ReservedDBInstanceId": rid,
-            "DBInstanceClass": "db.r6g.large",
-            "UsagePrice": 0.0,
-            "CurrencyCode": "USD",
-            "DBInstanceCount": 1,
-            "ProductDescription": "postgresql",
-            "OfferingType": "Partial Upfront",
-            "MultiAZ": i % 2 == 0,
-            "RecurringCharges": charges,
-        }
-    if service == "elasticache":
-        return {
-            **common,
-            "ReservedCacheNodeId": rid,
-            "CacheNodeType": "cache.r6g.large",
-            "UsagePrice": 0.0,
-            "CacheNodeCount": 2,
-            "ProductDescription": "redis",
-            "OfferingType": "Partial Upfront",
-            "RecurringCharges": charges,
-        }
-    if service == "redshift":
-        return {
-            **common,
-            "ReservedNodeId": rid,
-            "NodeType": "ra3.xlplus",
-            "UsagePrice": 0.0,
-            "CurrencyCode": "USD",
-            "NodeCount": 2,
-            "OfferingType": "Partial Upfront",
-            "RecurringCharges": charges,
-        }
-    if service == "opensearch":
-        return {
-            **common,
-            "ReservationName": f"search-{i}",
-            "ReservedInstanceId": rid,
-            "InstanceType": "r6g.large.search",
-            "UsagePrice": 0.0,
-            "CurrencyCode": "USD",
-            "InstanceCount": 3,
-            "PaymentOption": "PARTIAL_UPFRONT",
-            "RecurringCharges": charges,
-        }
-    if service == "memorydb":
-        return {
-            **common,
-            "ReservationId": rid,
-            "NodeType": "db.r6g.large",
-            "NodeCount": 2,
-            "OfferingType": "Partial Upfront",
-            "RecurringCharges": charges,
-        }
-    if service == "savingsplans":
-        return {
-            "savingsPlanId": f"sp-{account}-{i:05d}",
-            "start": start.isoformat(),
-            "end": (start + timedelta(seconds=_YEAR)).isoformat(),
-            "state": "active",
-            "savingsPlanType": "Compute",
-            "paymentOption": "No Upfront",
-            "productTypes": ["EC2", "Fargate", "Lambda"],
-            "currency": "USD",
-            "commitment": "1.5",
-            "upfrontPaymentAmount": "0",
-            "termDurationInSeconds": _YEAR,
-        }
-    raise ValueError(f"unknown service {service!r}")
+# (type, product, payment option) of each regional service's reservations.
+_OFFERINGS = {
+    "ec2": ("m5.large", "Linux/UNIX", "Partial Upfront"),
+    "rds": ("db.r6g.large", "postgresql", "Partial Upfront"),
+    "elasticache": ("cache.r6g.large", "redis", "Partial Upfront"),
+    "redshift": ("ra3.xlplus", "", "Partial Upfront"),
+    "opensearch": ("r6g.large.search", "", "PARTIAL_UPFRONT"),
+    "memorydb": ("db.r6g.large", "", "Partial Upfront"),
+}
 
 
 def targets(

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -173,6 +173,18 @@ def child_exporter(args: argparse.Namespace) -> None:
         )
 
 
+def _signed_as(make: Callable[..., Any], name: str, region: str, creds: dict[str, Any]) -> Any:
+    """A client from ``make`` (boto3.client or Session.create_client) that signs
+    with an AssumeRole response's temporary credentials."""
+    return make(
+        name,
+        region_name=region,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+
+
 def child_calibration(args: argparse.Namespace) -> None:
     """(c) The simplest concurrent loop making the minimum calls: one botocore
     session, a thread pool of the same size, AssumeRole per account, then one
@@ -192,14 +204,8 @@ def child_calibration(args: argparse.Namespace) -> None:
         return [pool.submit(listing, index, r, s) for r, s in data.targets(index)]
 
     def listing(index: int, region: str, service: str) -> int:
-        spec, creds = SPECS[service], credentials[index]
-        client = session.create_client(
-            spec.client_name,
-            region_name=region,
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-        )
+        spec = SPECS[service]
+        client = _signed_as(session.create_client, spec.client_name, region, credentials[index])
         return sum(len(page) for page in _pages(client, spec))
 
     idle = rss_mb()
@@ -259,13 +265,7 @@ def child_sequential(args: argparse.Namespace) -> None:
         )["Credentials"]
         for region, service in data.targets(index):
             spec = SPECS[service]
-            client = boto3.client(
-                spec.client_name,
-                region_name=region,
-                aws_access_key_id=creds["AccessKeyId"],
-                aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"],
-            )
+            client = _signed_as(boto3.client, spec.client_name, region, creds)
             records += sum(len(page) for page in _pages(client, spec))
     _phase(
         phase="cycle1",
