@@ -59,6 +59,8 @@ class Reservation:
     upfront_cost: float | None = None
     currency: str = "USD"
     region: str | None = None  # overrides the target's region (Savings Plans)
+    tenancy: str = ""  # EC2 InstanceTenancy: default / dedicated / host
+    term: float | None = None  # purchased term in seconds; None: end - start
 
 
 @dataclass(frozen=True, slots=True)

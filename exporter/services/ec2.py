@@ -12,6 +12,7 @@ from exporter.services.base import (
     count_of,
     required,
     to_epoch,
+    to_number,
     unit_costs,
 )
 
@@ -33,6 +34,9 @@ def parse(record: Mapping[str, Any]) -> Reservation:
         hourly_cost=hourly,
         upfront_cost=upfront,
         currency=record.get("CurrencyCode") or "USD",
+        tenancy=record.get("InstanceTenancy") or "",
+        # End moves earlier when an RI is modified, exchanged or sold; Duration does not.
+        term=to_number(record["Duration"], "Duration") if record.get("Duration") else None,
     )
 
 

@@ -30,6 +30,11 @@ def parse(record: Mapping[str, Any]) -> Reservation:
         upfront_cost=to_number(record.get("upfrontPaymentAmount") or 0, "upfrontPaymentAmount"),
         currency=record.get("currency") or "USD",
         region=record.get("region") or GLOBAL_REGION,
+        term=(
+            to_number(record["termDurationInSeconds"], "termDurationInSeconds")
+            if record.get("termDurationInSeconds")
+            else None
+        ),
     )
 
 
