@@ -36,6 +36,7 @@ __all__ = [
     "ConfigError",
     "Defaults",
     "Organizations",
+    "Renewal",
     "format_duration",
     "format_path",
     "load_config",
@@ -53,6 +54,9 @@ MAX_CHAINED_SESSION_SECONDS = 3600
 # Shorter refresh intervals are allowed, but list every target that often.
 SHORT_REFRESH_SECONDS = 300
 MAX_CONCURRENCY = 512
+# A purchase made longer before an end than this is capacity of its own, not a renewal.
+MAX_PURCHASE_WINDOW_SECONDS = 365 * 86400
+RENEWAL_SCOPES = ("account", "organization")
 
 # AWS's own character classes are ASCII; Python's \w would also accept other letters.
 _A = re.ASCII
@@ -208,6 +212,31 @@ def _check_session_duration(value: Any) -> int:
             f"must be between 15m and 12h (AWS AssumeRole limits); got {format_duration(seconds)}"
         )
     return int(seconds)
+
+
+def _check_purchase_window(value: Any) -> float:
+    if value is None:
+        _fail("needs a duration such as 30d; or leave the key out for 30d")
+    try:
+        seconds = parse_duration(value, allow_zero=True)
+    except ValueError as exc:
+        _fail(str(exc))
+    if seconds > MAX_PURCHASE_WINDOW_SECONDS:
+        _fail(
+            f"must be 365d or less: a purchase made that long before an end is capacity of "
+            f"its own, not a renewal; got {format_duration(seconds)}"
+        )
+    return seconds
+
+
+def _check_scope(value: Any) -> str:
+    if value not in RENEWAL_SCOPES:
+        shown = f" (got {value!r})" if isinstance(value, str) else ""
+        _fail(
+            "must be account (a renewal counts only in the reservation's own account) or "
+            f"organization (in any account this exporter reads){shown}"
+        )
+    return value
 
 
 def _check_concurrency(value: Any) -> int:
@@ -465,6 +494,17 @@ class Organizations(BaseModel):
         return matches(self.include) and not matches(self.exclude)
 
 
+class Renewal(BaseModel):
+    """How renewal coverage is decided (DESIGN §10)."""
+
+    model_config = _MODEL_CONFIG
+
+    scope: Annotated[Literal["account", "organization"], BeforeValidator(_check_scope)] = (
+        "account"
+    )
+    purchase_window: Annotated[float, BeforeValidator(_check_purchase_window)] = 30 * 86400.0
+
+
 class Config(BaseModel):
     """The whole validated configuration. Durations are seconds."""
 
@@ -478,6 +518,7 @@ class Config(BaseModel):
     defaults: Defaults = Field(default_factory=Defaults)
     accounts: tuple[AccountConfig, ...] = ()
     organizations: Organizations = Field(default_factory=Organizations)
+    renewal: Renewal = Field(default_factory=Renewal)
 
     def account(self, name: str) -> AccountConfig | None:
         """The static account with this name, if any (e.g. to follow ``via``)."""
@@ -682,7 +723,7 @@ def _index_nodes(
 
 # ----------------------------------------------------------------------- validation
 
-_SECTIONS = ("defaults", "organizations", "accounts")
+_SECTIONS = ("defaults", "organizations", "renewal", "accounts")
 
 
 def _parse(data: Any, source: str, lines: dict[Path, int], early: list[_Problem]) -> Config:
@@ -708,7 +749,11 @@ def _parse(data: Any, source: str, lines: dict[Path, int], early: list[_Problem]
 
     values: dict[str, Any] = {k: v for k, v in data.items() if k not in _SECTIONS}
     sections: dict[str, BaseModel | None] = {}
-    for name, model in (("defaults", Defaults), ("organizations", Organizations)):
+    for name, model in (
+        ("defaults", Defaults),
+        ("organizations", Organizations),
+        ("renewal", Renewal),
+    ):
         raw = data.get(name)
         if raw is None:  # absent, or every sub-key commented out
             sections[name] = model()

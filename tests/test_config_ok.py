@@ -36,6 +36,8 @@ def test_minimal_config_takes_every_default() -> None:
     assert config.organizations.role_arn is None
     assert config.organizations.include == ("*",)
     assert config.organizations.exclude == ()
+    assert config.renewal.scope == "account"
+    assert config.renewal.purchase_window == 30 * 86400.0
     (payer,) = config.accounts
     assert payer.name == "payer"
     assert payer.uses_own_credentials and not payer.assumes_role
@@ -235,6 +237,13 @@ def test_example_config_loads_and_shows_every_option() -> None:
     assert config.organizations.exclude
     text = EXAMPLE.read_text(encoding="utf-8")
     # Every option of every section appears in the example.
-    for model in (Config, type(config.defaults), type(config.organizations), type(payer)):
+    sections = (config.defaults, config.organizations, config.renewal, payer)
+    for model in (Config, *map(type, sections)):
         for key in model.model_fields:
             assert f"{key}:" in text, f"config.example.yaml does not show {key}"
+
+
+def test_renewal_section_sets_scope_and_purchase_window() -> None:
+    config = load("renewal")
+    assert config.renewal.scope == "organization"
+    assert config.renewal.purchase_window == 60 * 86400.0
