@@ -417,6 +417,7 @@ SessionName = Annotated[
 AccountId = Annotated[str, BeforeValidator(_check_account_id)]
 Partition = Annotated[str, BeforeValidator(_check_partition)]
 Flag = Annotated[bool, BeforeValidator(_check_bool)]
+RenewalScope = Annotated[Literal["account", "organization"], BeforeValidator(_check_scope)]
 Concurrency = Annotated[int, BeforeValidator(_check_concurrency)]
 
 
@@ -499,9 +500,7 @@ class Renewal(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    scope: Annotated[Literal["account", "organization"], BeforeValidator(_check_scope)] = (
-        "account"
-    )
+    scope: RenewalScope = "account"
     purchase_window: Annotated[float, BeforeValidator(_check_purchase_window)] = 30 * 86400.0
 
 
