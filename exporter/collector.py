@@ -13,10 +13,12 @@ prometheus_client's parser in the tests.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from exporter.model import Reservation, Target, TargetResult
+from exporter.renewal import Renewal, retired_early
 
 IDENTITY_LABELS = ("account", "account_id", "region", "service", "reservation_id")
 TARGET_LABELS = ("account", "account_id", "region", "service")
@@ -58,6 +60,25 @@ INFO = (
     "aws_reservation_info",
     "Descriptive labels of a reservation; state is the API's own string. " + _REFRESHED,
 )
+RETIRED_EARLY = (
+    "aws_reservation_retired_early",
+    "1 for a reservation retired before its term ended (modified, exchanged or sold): "
+    "it did not lapse and never alerts as expired. " + _REFRESHED,
+)
+COVERED_RATIO = (
+    "aws_reservation_renewal_covered_ratio",
+    "Share (0 to 1) of the reservation's quantity that reservations bought to renew it take "
+    "over when it ends: same pool, start within renewal.purchase_window before its end up "
+    "to a day after, matched earliest deadline first. Quantity is normalized units, "
+    "instances or the $/h commitment. Absent for queued, pending-return and early-retired "
+    "reservations. Decided at refresh time. " + _REFRESHED,
+)
+UNCOVERED_COST = (
+    "aws_reservation_renewal_uncovered_hourly_cost",
+    "(1 - renewal_covered_ratio) x the reservation's effective hourly cost (recurring "
+    "charges + upfront spread over the term; Savings Plans: the commitment): what falls "
+    "back to on-demand prices when it ends. " + _REFRESHED,
+)
 SUCCESS = (
     "aws_reservation_refresh_success",
     "1 if the last refresh attempt of this account/region/service succeeded, else 0.",
@@ -71,7 +92,8 @@ DURATION = (
     "Wall time of the last refresh attempt of this account/region/service.",
 )
 
-STATIC_FAMILIES = (EXPIRY, START, INSTANCES, HOURLY, UPFRONT, INFO)
+STATIC_FAMILIES = (EXPIRY, START, INSTANCES, HOURLY, UPFRONT, INFO, RETIRED_EARLY)
+COVERAGE_FAMILIES = (COVERED_RATIO, UNCOVERED_COST)
 HEALTH_FAMILIES = (SUCCESS, LAST_SUCCESS, DURATION)
 
 
@@ -95,6 +117,9 @@ def fmt(value: float) -> str:
     return repr(value)
 
 
+NO_RENEWALS: Mapping[str, Renewal] = MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class PreparedTarget:
     """A target's result with its exposition lines rendered in advance."""
@@ -104,6 +129,9 @@ class PreparedTarget:
     health: tuple[bytes, ...]  # one block of lines per HEALTH_FAMILIES entry
     days_prefixes: tuple[bytes, ...]  # b"aws_reservation_days_until_expiry{...} "
     ends: tuple[float, ...]
+    # Renewal coverage by reservation id, and its lines (one block per COVERAGE_FAMILIES).
+    renewals: Mapping[str, Renewal] = field(default_factory=lambda: NO_RENEWALS)
+    coverage: tuple[bytes, ...] = (b"", b"")
 
 
 def _dedupe(reservations: Iterable[Reservation]) -> list[Reservation]:
@@ -117,7 +145,7 @@ def _dedupe(reservations: Iterable[Reservation]) -> list[Reservation]:
     return unique
 
 
-def prepare(result: TargetResult) -> PreparedTarget:
+def prepare(result: TargetResult, renewals: Mapping[str, Renewal] = NO_RENEWALS) -> PreparedTarget:
     """Render everything about ``result`` that does not depend on scrape time."""
     target = result.target
     blocks: dict[str, list[str]] = {name: [] for name, _ in STATIC_FAMILIES}
@@ -159,13 +187,50 @@ def prepare(result: TargetResult) -> PreparedTarget:
             ),
         )
         blocks[INFO[0]].append(f"{INFO[0]}{{{identity},{info}}} 1\n")
-    return PreparedTarget(
+        if retired_early(r):
+            blocks[RETIRED_EARLY[0]].append(f"{RETIRED_EARLY[0]}{{{identity}}} 1\n")
+    prepared = PreparedTarget(
         result=result,
         static=tuple("".join(blocks[name]).encode() for name, _ in STATIC_FAMILIES),
         health=_health_blocks(result),
         days_prefixes=tuple(prefixes),
         ends=tuple(ends),
     )
+    return recover(prepared, renewals)
+
+
+def recover(prepared: PreparedTarget, renewals: Mapping[str, Renewal]) -> PreparedTarget:
+    """``prepared`` with these renewals and their lines; the rest is reused as is."""
+    ratio_lines: list[bytes] = []
+    cost_lines: list[bytes] = []
+    if renewals:
+        unique = _dedupe(prepared.result.reservations)
+        for r, prefix in zip(unique, prepared.days_prefixes, strict=True):
+            renewal = renewals.get(r.reservation_id)
+            if renewal is None:
+                continue
+            identity = prefix[_DAYS_OPEN:-2]  # b'account="...",...,reservation_id="..."'
+            ratio_lines.append(b"%s{%s} %s\n" % (_COVERED, identity, fmt(renewal.ratio).encode()))
+            if renewal.uncovered_hourly_cost is not None:
+                currency = escape(renewal.currency).encode()
+                cost = fmt(renewal.uncovered_hourly_cost).encode()
+                cost_lines.append(
+                    b'%s{%s,currency="%s"} %s\n' % (_UNCOVERED, identity, currency, cost)
+                )
+    return PreparedTarget(
+        result=prepared.result,
+        static=prepared.static,
+        health=prepared.health,
+        days_prefixes=prepared.days_prefixes,
+        ends=prepared.ends,
+        renewals=MappingProxyType(dict(renewals)) if renewals else NO_RENEWALS,
+        coverage=(b"".join(ratio_lines), b"".join(cost_lines)),
+    )
+
+
+_DAYS_OPEN = len(DAYS[0]) + 1  # the family name and "{" before a days line's labels
+_COVERED = COVERED_RATIO[0].encode()
+_UNCOVERED = UNCOVERED_COST[0].encode()
 
 
 def restatus(previous: PreparedTarget, result: TargetResult) -> PreparedTarget:
@@ -176,6 +241,8 @@ def restatus(previous: PreparedTarget, result: TargetResult) -> PreparedTarget:
         health=_health_blocks(result),
         days_prefixes=previous.days_prefixes,
         ends=previous.ends,
+        renewals=previous.renewals,
+        coverage=previous.coverage,
     )
 
 
@@ -216,6 +283,9 @@ def chunks(targets: Sequence[PreparedTarget], now: float) -> list[bytes]:
     for index, family in enumerate(STATIC_FAMILIES):
         out.append(_header(*family))
         out.extend(p.static[index] for p in targets)
+    for index, family in enumerate(COVERAGE_FAMILIES):
+        out.append(_header(*family))
+        out.extend(p.coverage[index] for p in targets)
     for index, family in enumerate(HEALTH_FAMILIES):
         out.append(_header(*family))
         out.extend(p.health[index] for p in targets)

@@ -31,6 +31,7 @@ from exporter.accounts import AccountDirectory
 from exporter.aws import PARTITION_HOME_REGION, AccountSession, ClientFactory, ProfileError
 from exporter.model import GLOBAL_REGION, Account, Target
 from exporter.ratelimit import KeyedRateLimiter
+from exporter.renewal import RenewalPolicy
 from exporter.services import REGISTRY
 from exporter.services.base import MalformedRecord, ServiceSpec, fetch
 from exporter.store import SnapshotStore
@@ -173,6 +174,7 @@ class Refresher:
         with self._config_lock:
             self.config = config
             self.directory = AccountDirectory(config, self.factory, self.clock)
+        self.store.set_policy(RenewalPolicy(config.renewal.scope, config.renewal.purchase_window))
         self.telemetry.refresh_interval.set(config.refresh_interval)
         self._wake.set()
 
@@ -217,6 +219,7 @@ class Refresher:
         if not pool.wait(stop):
             return False
         self.store.retain(seen)
+        self.store.settle(self.clock())
         self.limiter.forget_idle(older_than=max(3600.0, 2 * config.refresh_interval))
         self.telemetry.targets.set(len(seen))
         self.telemetry.cycle_duration.set(time.monotonic() - started)
