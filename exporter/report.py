@@ -4,7 +4,8 @@ accounts, sorted by days left, as a table, JSON or CSV.
 It runs exactly one refresh cycle of the daemon's own data path (Refresher,
 ClientFactory, SnapshotStore), so it sees what the exporter would export.
 
-Exit status: 0 all good; 1 ``--fail-within`` matched a reservation; 2 bad
+Exit status: 0 all good; 1 ``--fail-within`` matched a reservation that
+renewals do not fully cover; 2 bad
 flags or configuration; 3 some targets could not be read (the report is
 incomplete; they are listed on stderr). A match wins over failed targets:
 it is certain, while an incomplete report cannot prove there is none.
@@ -18,15 +19,17 @@ import csv
 import io
 import json
 import logging
+import math
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from exporter.model import Reservation, TargetResult
+from exporter.model import Reservation, Target, TargetResult
+from exporter.renewal import Renewal, in_demand
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,14 @@ class ReportRow:
     days_left: float
     hourly_cost: float | None
     currency: str
+    # Share of it that renewals cover (0..1); None where it needs no renewal
+    # (queued, pending-return, retired early).
+    renewal_covered_ratio: float | None = None
+    renewed_by: tuple[str, ...] = ()
+
+    @property
+    def fully_renewed(self) -> bool:
+        return self.renewal_covered_ratio is None or self.renewal_covered_ratio >= 1
 
 
 @dataclass(frozen=True)
@@ -73,13 +84,19 @@ class FailedTarget:
 
 
 def report_rows(
-    results: Sequence[TargetResult], at: float, within: float | None = None
+    results: Sequence[TargetResult],
+    at: float,
+    within: float | None = None,
+    renewals: Mapping[tuple[Target, str], Renewal] | None = None,
 ) -> list[ReportRow]:
     """Rows for every reservation in ``results``, sorted by days left (soonest first).
 
     ``within`` (seconds) keeps reservations ending no later than ``at + within``;
     ones already ended (kept by expired_lookback) stay, with negative days left.
+    ``renewals`` (from the store) fill the renewal columns; a reservation that
+    needs a renewal but has no answer counts as not renewed, as in the alerts.
     """
+    renewals = renewals or {}
     rows = []
     for result in results:
         target = result.target
@@ -87,6 +104,11 @@ def report_rows(
             days_left = (r.end - at) / DAY
             if within is not None and days_left > within / DAY:
                 continue
+            renewal = renewals.get((target, r.reservation_id))
+            if renewal is not None:
+                ratio: float | None = renewal.ratio
+            else:
+                ratio = 0.0 if in_demand(r) else None
             rows.append(
                 ReportRow(
                     account=target.account,
@@ -102,6 +124,8 @@ def report_rows(
                     days_left=days_left,
                     hourly_cost=r.hourly_cost,
                     currency=r.currency,
+                    renewal_covered_ratio=ratio,
+                    renewed_by=renewal.renewed_by if renewal is not None else (),
                 )
             )
     rows.sort(key=lambda r: (r.end, r.account, r.region, r.service, r.reservation_id))
@@ -131,8 +155,9 @@ def failed_targets(results: Sequence[TargetResult]) -> list[FailedTarget]:
 
 
 def expiring_within(rows: Sequence[ReportRow], window: float) -> list[ReportRow]:
-    """Rows not yet ended that end within ``window`` seconds (for ``--fail-within``)."""
-    return [r for r in rows if 0 <= r.days_left <= window / DAY]
+    """Rows not yet ended, not fully renewed, that end within ``window`` seconds
+    (for ``--fail-within``)."""
+    return [r for r in rows if 0 <= r.days_left <= window / DAY and not r.fully_renewed]
 
 
 # ----------------------------------------------------------------------- rendering
@@ -150,6 +175,7 @@ def _record(row: ReportRow) -> dict[str, Any]:
     record["days_left"] = round(row.days_left, 2)
     if row.hourly_cost is not None:
         record["hourly_cost"] = round(row.hourly_cost, 6)
+    record["renewed_by"] = list(row.renewed_by)
     return record
 
 
@@ -178,7 +204,9 @@ def render_csv(rows: Sequence[ReportRow]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in _record(row).items()})
+        record = _record(row)
+        record["renewed_by"] = " ".join(row.renewed_by)
+        writer.writerow({k: "" if v is None else v for k, v in record.items()})
     return buffer.getvalue()
 
 
@@ -193,9 +221,10 @@ TABLE_HEADERS = (
     "STATE",
     "END (UTC)",
     "DAYS LEFT",
+    "RENEWED",
     "HOURLY COST",
 )
-_RIGHT = frozenset({"COUNT", "DAYS LEFT", "HOURLY COST"})
+_RIGHT = frozenset({"COUNT", "DAYS LEFT", "RENEWED", "HOURLY COST"})
 
 
 def render_table(rows: Sequence[ReportRow]) -> str:
@@ -212,11 +241,21 @@ def render_table(rows: Sequence[ReportRow]) -> str:
             r.state,
             datetime.fromtimestamp(r.end, tz=timezone.utc).strftime("%Y-%m-%d %H:%M"),
             f"{r.days_left:.1f}",
+            renewed_text(r.renewal_covered_ratio),
             "-" if r.hourly_cost is None else f"{r.hourly_cost:.4f} {r.currency}",
         )
         for r in rows
     ]
     return format_table(TABLE_HEADERS, cells, right=_RIGHT)
+
+
+def renewed_text(ratio: float | None) -> str:
+    """The covered share as people read it: ``75%``; never rounds a gap up to 100%."""
+    if ratio is None:
+        return "-"
+    if ratio >= 1:
+        return "100%"
+    return f"{min(99, math.floor(ratio * 100))}%"
 
 
 def format_table(
@@ -364,8 +403,9 @@ def collect(
     at: float,
     prompter: Prompter | None,
     progress: Progress | None = None,
-) -> list[TargetResult]:
-    """One refresh cycle of the daemon's data path, evaluated as of ``at``.
+) -> tuple[list[TargetResult], dict[tuple[Target, str], Renewal]]:
+    """One refresh cycle of the daemon's data path, evaluated as of ``at``; the
+    results per target and the renewal coverage decided from them.
 
     ``at`` is the cycle's clock: the expired_lookback filter applies relative
     to it, as the exporter would at that moment.
@@ -396,7 +436,7 @@ def collect(
             refresher.run_cycle()
     finally:
         refresher.close()
-    return store.results()
+    return store.results(), store.renewals()
 
 
 @contextlib.contextmanager
@@ -472,8 +512,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-within",
         dest="fail_within",
         metavar="DURATION",
-        help="exit 1 when a reservation that has not ended yet ends within this window, "
-        "e.g. 7d (for cron and CI)",
+        help="exit 1 when a reservation that has not ended yet ends within this window and "
+        "renewals do not fully cover it, e.g. 7d (for cron and CI)",
     )
     parser.add_argument(
         "--demo",
@@ -544,15 +584,15 @@ def main(
             return EXIT_USAGE
         progress = Progress(err, lambda: "", enabled=is_tty(err))
         try:
-            results = collect(
+            results, renewals = collect(
                 config, at=at, prompter=prompter or terminal_prompter, progress=progress
             )
         except KeyboardInterrupt:
             print("interrupted", file=err)
             return EXIT_INTERRUPTED
 
-    every_row = report_rows(results, at)
-    rows = report_rows(results, at, within)
+    every_row = report_rows(results, at, renewals=renewals)
+    rows = report_rows(results, at, within, renewals)
     failed = failed_targets(results)
     if opts.format == "json":
         out.write(render_json(rows, failed, at, within))
@@ -590,8 +630,8 @@ def _exit_status(
         expiring = expiring_within(rows, fail_within)
         if expiring:
             print(
-                f"{len(expiring)} reservation(s) end within the --fail-within window: "
-                + ", ".join(r.reservation_id for r in expiring),
+                f"{len(expiring)} reservation(s) not fully renewed end within the --fail-within "
+                "window: " + ", ".join(r.reservation_id for r in expiring),
                 file=err,
             )
             return EXIT_EXPIRING

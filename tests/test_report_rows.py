@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from exporter.model import Reservation, Target, TargetResult
+from exporter.renewal import RenewalPolicy
 from exporter.report import (
     CSV_COLUMNS,
     expiring_within,
@@ -18,8 +19,10 @@ from exporter.report import (
     render_csv,
     render_json,
     render_table,
+    renewed_text,
     report_rows,
 )
+from exporter.store import SnapshotStore
 
 DAY = 86400
 AT = datetime(2030, 1, 1, tzinfo=timezone.utc).timestamp()
@@ -145,6 +148,8 @@ def test_json_has_exact_values():
         "days_left": 5.0,
         "hourly_cost": 0.5,
         "currency": "USD",
+        "renewal_covered_ratio": 0.0,
+        "renewed_by": [],
     }
     assert document["failed_targets"] == [
         {
@@ -184,6 +189,7 @@ def test_table_aligns_columns_and_marks_missing_values():
         "2029-12-22",
         "00:00",
         "-10.0",
+        "0%",
         "0.2500",
         "USD",
     ]
@@ -208,3 +214,81 @@ def test_at_accepts_dates_and_times_in_utc(text, expected):
 def test_at_rejects_garbage_with_an_example():
     with pytest.raises(ValueError, match="use 2025-06-01"):
         parse_at("next tuesday")
+
+
+# Two RDS reservations of 2 ending in 5 days; a new purchase of 3 covers one fully
+# and the other by half (earliest end first, then id).
+RENEWING = [
+    result(
+        "payer",
+        "111111111111",
+        "us-east-1",
+        "rds",
+        rds("db-a", 5, count=2, product="postgresql", multi_az="false"),
+        rds("db-b", 5, count=2, product="postgresql", multi_az="false"),
+        Reservation(
+            reservation_id="db-new",
+            state="active",
+            start=AT - 2 * DAY,
+            end=AT + 363 * DAY,
+            instance_count=3,
+            instance_type="db.r6g.large",
+            product="postgresql",
+            multi_az="false",
+            hourly_cost=0.75,
+        ),
+    )
+]
+
+
+def renewing_rows():
+    store = SnapshotStore(RenewalPolicy())
+    for res in RENEWING:
+        store.record_success(res.target, res.reservations, attempted_at=AT, duration=0.1)
+    return report_rows(store.results(), AT, renewals=store.renewals())
+
+
+def test_rows_carry_the_covered_share_and_the_renewing_ids():
+    rows = {r.reservation_id: r for r in renewing_rows()}
+    assert (rows["db-a"].renewal_covered_ratio, rows["db-a"].renewed_by) == (1.0, ("db-new",))
+    assert (rows["db-b"].renewal_covered_ratio, rows["db-b"].renewed_by) == (0.5, ("db-new",))
+    assert rows["db-new"].renewal_covered_ratio == 0.0
+
+
+def test_fail_within_counts_only_what_renewals_do_not_fully_cover():
+    assert [r.reservation_id for r in expiring_within(renewing_rows(), 5 * DAY)] == ["db-b"]
+
+
+def test_renewal_columns_in_json_csv_and_table():
+    rows = renewing_rows()
+    document = json.loads(render_json(rows, [], AT, None))
+    by_id = {r["reservation_id"]: r for r in document["reservations"]}
+    assert by_id["db-b"]["renewal_covered_ratio"] == 0.5
+    assert by_id["db-b"]["renewed_by"] == ["db-new"]
+    parsed = {r["reservation_id"]: r for r in csv.DictReader(io.StringIO(render_csv(rows)))}
+    assert (parsed["db-a"]["renewal_covered_ratio"], parsed["db-a"]["renewed_by"]) == (
+        "1.0",
+        "db-new",
+    )
+    table = render_table(rows).splitlines()
+    assert "RENEWED" in table[0].split()
+    # Columns: account, account id, region, service, id (4), ... renewed (11).
+    assert {line.split()[4]: line.split()[11] for line in table[1:]} == {
+        "db-a": "100%",
+        "db-b": "50%",
+        "db-new": "0%",
+    }
+
+
+def test_queued_rows_need_no_renewal_and_never_fail_the_window():
+    q = rds("db-q", 3, state="queued")
+    rows = report_rows([result("payer", "111111111111", "us-east-1", "rds", q)], AT)
+    assert rows[0].renewal_covered_ratio is None
+    assert expiring_within(rows, 5 * DAY) == []
+
+
+@pytest.mark.parametrize(
+    ("ratio", "text"), [(None, "-"), (0.0, "0%"), (0.75, "75%"), (0.9999, "99%"), (1.0, "100%")]
+)
+def test_renewed_text_never_rounds_a_gap_up_to_full(ratio, text):
+    assert renewed_text(ratio) == text
