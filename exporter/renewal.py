@@ -22,6 +22,7 @@ The rule, per pool (``exporter.capacity``):
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -99,6 +100,15 @@ def effective_hourly_cost(service: str, r: Reservation) -> float | None:
     term_hours = (r.term or (r.end - r.start)) / HOUR
     upfront = (r.upfront_cost or 0.0) / term_hours if term_hours > 0 else 0.0
     return (r.hourly_cost or 0.0) + upfront
+
+
+def renewed_text(ratio: float | None) -> str:
+    """The covered share as people read it: ``75%``; never rounds a gap up to 100%."""
+    if ratio is None:
+        return "-"
+    if ratio >= 1:
+        return "100%"
+    return f"{min(99, math.floor(ratio * 100))}%"
 
 
 def region_of(holding: Holding) -> str:

@@ -19,7 +19,6 @@ import csv
 import io
 import json
 import logging
-import math
 import sys
 import threading
 import time
@@ -29,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from exporter.model import Reservation, Target, TargetResult
-from exporter.renewal import Renewal, in_demand
+from exporter.renewal import Renewal, in_demand, renewed_text
 
 log = logging.getLogger(__name__)
 
@@ -247,15 +246,6 @@ def render_table(rows: Sequence[ReportRow]) -> str:
         for r in rows
     ]
     return format_table(TABLE_HEADERS, cells, right=_RIGHT)
-
-
-def renewed_text(ratio: float | None) -> str:
-    """The covered share as people read it: ``75%``; never rounds a gap up to 100%."""
-    if ratio is None:
-        return "-"
-    if ratio >= 1:
-        return "100%"
-    return f"{min(99, math.floor(ratio * 100))}%"
 
 
 def format_table(

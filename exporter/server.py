@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from exporter import __version__
 from exporter.collector import chunks
+from exporter.renewal import in_demand, renewed_text
 from exporter.store import SnapshotStore
 from exporter.telemetry import Telemetry
 
@@ -250,10 +251,10 @@ def landing_page(server: ExporterHTTPServer) -> str:
     """A plain page for people without Grafana: targets and upcoming expiries."""
     now = server.clock()
     e = html.escape
-    results = server.store.results()
     target_rows = []
     rows = []
-    for res in results:
+    for prepared in server.store.snapshot():
+        res = prepared.result
         t = res.target
         status = "ok" if res.success else f"failing ({res.error_reason})"
         target_rows.append(
@@ -262,18 +263,21 @@ def landing_page(server: ExporterHTTPServer) -> str:
             f"<td>{_ts(res.last_success)}</td><td>{len(res.reservations)}</td></tr>"
         )
         for r in res.reservations:
-            rows.append((r.end, t, r))
+            rows.append((r.end, t, r, prepared.renewals.get(r.reservation_id)))
     rows.sort(key=lambda row: row[0])
     reservation_rows = []
-    for end, t, r in rows[:LANDING_ROWS]:
+    for end, t, r, renewal in rows[:LANDING_ROWS]:
         days = (end - now) / 86400
         cls = "bad" if days < 7 else "warn" if days < 30 else "ok"
         count = "" if r.instance_count is None else str(r.instance_count)
+        ratio = renewal.ratio if renewal is not None else (0.0 if in_demand(r) else None)
+        renewed_cls = "ok" if ratio is None or ratio >= 1 else "bad" if ratio == 0 else "warn"
         reservation_rows.append(
             f"<tr><td class={cls}>{days:.1f}</td><td>{_ts(end)}</td><td>{e(t.account)}</td>"
             f"<td>{e(t.account_id)}</td><td>{e(r.region or t.region)}</td><td>{e(t.service)}</td>"
             f"<td>{e(r.reservation_id)}</td><td>{e(r.instance_type or r.plan_type)}</td>"
-            f"<td>{count}</td><td>{e(r.state)}</td></tr>"
+            f"<td>{count}</td><td>{e(r.state)}</td>"
+            f"<td class={renewed_cls}>{renewed_text(ratio)}</td></tr>"
         )
     more = (
         f"<p>Showing the first {LANDING_ROWS} of {len(rows)}; see /metrics for all.</p>"
@@ -295,7 +299,8 @@ td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
 <li><a href="readyz">/readyz</a></li></ul>
 <h2>Reservations by days left</h2>
 <table><tr><th>days left</th><th>ends</th><th>account</th><th>account id</th><th>region</th>
-<th>service</th><th>reservation</th><th>type</th><th>count</th><th>state</th></tr>
+<th>service</th><th>reservation</th><th>type</th><th>count</th><th>state</th>
+<th title="share of it that renewals bought so far cover">renewed</th></tr>
 {"".join(reservation_rows)}</table>{more}
 <h2>Targets</h2>
 <table><tr><th>account</th><th>account id</th><th>region</th><th>service</th><th>status</th>

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from exporter.model import Reservation, Target, TargetResult
-from exporter.renewal import RenewalPolicy
+from exporter.renewal import RenewalPolicy, renewed_text
 from exporter.report import (
     CSV_COLUMNS,
     expiring_within,
@@ -19,7 +19,6 @@ from exporter.report import (
     render_csv,
     render_json,
     render_table,
-    renewed_text,
     report_rows,
 )
 from exporter.store import SnapshotStore
