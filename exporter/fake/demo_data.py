@@ -3,9 +3,11 @@
 ``seed_demo(fake, now)`` seeds four accounts x two regions with reservations
 of every service in every state that matters relative to ``now`` (expiring
 in 1-2 days, within a week, in weeks, in months; just bought; payment
-failed; retired recently and long ago), an EC2 RI renewed by a queued RI, an
-RDS reservation renewed by a new active one and a Savings Plan renewed by a
-queued plan. ``demo_config(layout)`` turns the returned layout into the
+failed; retired recently and long ago), and renewals: an EC2 RI renewed by a
+queued RI, an RDS reservation renewed by a new active one, a Savings Plan
+renewed by a queued plan, a size-flexible renewal (2 x xlarge by 4 x
+large), a partial one (4 expiring, 3 queued) and a staggered purchase that
+is no renewal at all. ``demo_config(layout)`` turns the returned layout into the
 exporter's own configuration (DESIGN section 3).
 
 ``generate(service, count, now, ...)`` makes any number of plausible records
@@ -412,16 +414,26 @@ def _regional_records(now: datetime) -> Iterator[tuple[str, DemoAccount, str, li
 
 
 def _renewals(now: datetime) -> Iterator[tuple[str, DemoAccount, str, list[dict]]]:
-    production = ACCOUNTS[1]
+    """Renewals the coverage rule tells apart (DESIGN §10), each in a pool of its own
+    so the rotating scenarios above do not take part in it."""
+    payer, production, staging, analytics = ACCOUNTS
     rng = random.Random("demo-renewals")
     year = TERMS[1]
 
-    def reservation(service: str, rid: str, start: datetime, state: str, **kw: Any) -> dict:
+    def reservation(
+        service: str,
+        rid: str,
+        start: datetime,
+        state: str,
+        account: DemoAccount = production,
+        region: str = "us-east-1",
+        **kw: Any,
+    ) -> dict:
         return make_record(
             service,
             rid=rid,
-            account_id=production.account_id,
-            region="us-east-1",
+            account_id=account.account_id,
+            region=region,
             start=start,
             seconds=year,
             state=state,
@@ -455,6 +467,91 @@ def _renewals(now: datetime) -> Iterator[tuple[str, DemoAccount, str, list[dict]
             ),
             reservation(
                 "rds", "production-orders-db-renewal", now - timedelta(days=2), "active", **db
+            ),
+        ],
+    )
+    # Size flexibility: 2 x m6i.xlarge (16 normalized units) renewed by a queued
+    # 4 x m6i.large (16 units), as AWS applies it to regional Linux RIs: 100%.
+    ending = now + timedelta(days=15)
+    large = Offering("m6i.large", "Linux/UNIX", "No Upfront", 0.0, 0.06)
+    xlarge = Offering("m6i.xlarge", "Linux/UNIX", "No Upfront", 0.0, 0.12)
+    yield (
+        "ec2",
+        payer,
+        "us-east-1",
+        [
+            reservation(
+                "ec2",
+                _uuid(rng),
+                ending - timedelta(seconds=year),
+                "active",
+                payer,
+                offering=xlarge,
+                count=2,
+            ),
+            reservation("ec2", _uuid(rng), ending, "queued", payer, offering=large, count=4),
+        ],
+    )
+    # A partial renewal: 4 x c7g.large expiring, 3 queued: 75% covered, one
+    # instance's worth of usage lapses to on-demand.
+    ending = now + timedelta(days=9)
+    graviton = Offering("c7g.large", "Linux/UNIX", "No Upfront", 0.0, 0.045)
+    yield (
+        "ec2",
+        analytics,
+        "eu-west-1",
+        [
+            reservation(
+                "ec2",
+                _uuid(rng),
+                ending - timedelta(seconds=year),
+                "active",
+                analytics,
+                "eu-west-1",
+                offering=graviton,
+                count=4,
+            ),
+            reservation(
+                "ec2",
+                _uuid(rng),
+                ending,
+                "queued",
+                analytics,
+                "eu-west-1",
+                offering=graviton,
+                count=3,
+            ),
+        ],
+    )
+    # A staggered purchase: 2 x db.r7g.large expiring in 6 days; the 1 x of the
+    # same kind bought months later is capacity of its own, not a renewal: 0%.
+    ending = now + timedelta(days=6)
+    reporting = {
+        "offering": Offering("db.r7g.large", "postgresql", "No Upfront", 0.0, 0.17),
+        "multi_az": False,
+    }
+    yield (
+        "rds",
+        staging,
+        "us-east-1",
+        [
+            reservation(
+                "rds",
+                "staging-reporting-db-2025",
+                ending - timedelta(seconds=year),
+                "active",
+                staging,
+                count=2,
+                **reporting,
+            ),
+            reservation(
+                "rds",
+                "staging-reporting-db-extra",
+                now - timedelta(days=200),
+                "active",
+                staging,
+                count=1,
+                **reporting,
             ),
         ],
     )

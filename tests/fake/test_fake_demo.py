@@ -3,6 +3,7 @@ reachable exactly as the generated exporter config says."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 
 import pytest
@@ -125,34 +126,76 @@ def test_savings_plans_cover_expiring_queued_retired_and_failed(world):
     }
 
 
-def test_an_expiring_ec2_ri_is_renewed_by_a_matching_queued_ri(world):
-    records = [r for name, r in world[1]["ec2"] if name == "production"]
-    queued = [r for r in records if r["State"] == "queued"]
+@pytest.fixture(scope="module")
+def demo_rows(server):
+    """Report rows of the whole demo as the exporter decides them at NOW."""
+    from exporter.report import collect, report_rows
 
-    assert len(queued) == 1
-    renewal = queued[0]
-    covered = [
+    saved = dict(os.environ)
+    server.reset()
+    try:
+        os.environ.clear()
+        os.environ.update(server.env(OWN))
+        layout = seed_demo(server, NOW)
+        at = NOW.timestamp()
+        results, renewals = collect(parse_config(demo_config(layout)), at=at, prompter=None)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert all(r.success for r in results)
+    return report_rows(results, at, renewals=renewals)
+
+
+def showcase(rows, account, service, instance_type):
+    """The active reservation that a queued one of this account and service replaces."""
+    (queued,) = [r for r in rows if (r.account, r.service, r.state) == (account, service, "queued")]
+    (row,) = [
         r
-        for r in records
-        if r["State"] == "active"
-        and r["End"] == renewal["Start"]
-        and all(
-            r.get(k) == renewal.get(k)
-            for k in ("InstanceType", "ProductDescription", "Scope", "AvailabilityZone")
-        )
+        for r in rows
+        if (r.account, r.service, r.type, r.state, r.end)
+        == (account, service, instance_type, "active", queued.start)
     ]
-    assert len(covered) == 1
-    assert 2 <= (covered[0]["End"].timestamp() - NOW.timestamp()) / DAY < 7
+    return row
 
 
-def test_an_expiring_savings_plan_is_renewed_by_a_queued_plan(world):
-    plans = [r for _, r in world[1]["savingsplans"]]
-    (queued,) = [p for p in plans if p["state"] == "queued"]
+def test_demo_renewals_show_each_case_of_the_coverage_rule(demo_rows):
+    cases = {
+        "queued RI of the same type": showcase(demo_rows, "production", "ec2", "m5.xlarge"),
+        "size-flexible: 2 x xlarge by 4 x large": showcase(demo_rows, "payer", "ec2", "m6i.xlarge"),
+        "partial: 4 expiring, 3 queued": showcase(demo_rows, "analytics", "ec2", "c7g.large"),
+        "RDS renewal bought early": next(
+            r for r in demo_rows if r.reservation_id == "production-orders-db-2024"
+        ),
+        "staggered purchase, no renewal": next(
+            r for r in demo_rows if r.reservation_id == "staging-reporting-db-2025"
+        ),
+    }
+    assert {case: row.renewal_covered_ratio for case, row in cases.items()} == {
+        "queued RI of the same type": 1.0,
+        "size-flexible: 2 x xlarge by 4 x large": 1.0,
+        "partial: 4 expiring, 3 queued": 0.75,
+        "RDS renewal bought early": 1.0,
+        "staggered purchase, no renewal": 0.0,
+    }
+    assert all(0 < row.days_left < 30 for row in cases.values())
+    assert cases["staggered purchase, no renewal"].renewed_by == ()
 
-    (expiring,) = [p for p in plans if p["state"] == "active" and p["end"] == queued["start"]]
 
-    assert expiring["savingsPlanType"] == queued["savingsPlanType"]
-    assert expiring["commitment"] == queued["commitment"]
+def test_demo_savings_plan_is_renewed_by_a_queued_plan(demo_rows):
+    (queued,) = [r for r in demo_rows if r.service == "savingsplans" and r.state == "queued"]
+    (renewed,) = [
+        r
+        for r in demo_rows
+        if r.service == "savingsplans" and queued.reservation_id in r.renewed_by
+    ]
+    assert renewed.renewal_covered_ratio == 1.0
+    assert renewed.end == queued.start
+
+
+def test_demo_has_expiring_reservations_that_nothing_renews(demo_rows):
+    # The alerts have something to say: several ending within 30 days, uncovered.
+    uncovered = [r for r in demo_rows if 0 < r.days_left <= 30 and not r.fully_renewed]
+    assert len(uncovered) >= 10
 
 
 def test_parsed_demo_reservations_carry_prices_and_counts(world):
