@@ -22,6 +22,7 @@ The rule, per pool (``exporter.capacity``):
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -121,8 +122,7 @@ class _Supply:
     reservation_id: str
     start: float
     end: float
-    deadline: float
-    in_force: bool
+    available_from: float  # the earliest end of an R it may renew (sort key)
     left: float
 
 
@@ -151,39 +151,52 @@ def decide(
 def _match_pool(
     members: list[tuple[Holding, float, str]], window: float, now: float
 ) -> Mapping[tuple[Target, str], Renewal]:
+    """Earliest-deadline-first matching in one pool, in O((R + C) log C).
+
+    Expiring reservations come in order of end. A candidate joins the heap
+    once it may start in time for the current end (a candidate in force now
+    joins at once: it is in time for any later end, and for an ended one by
+    the late-replacement rule); the heap yields the earliest deadline first,
+    and a candidate whose deadline has passed can serve no later end either.
+    """
     supply = sorted(
         (
             _Supply(
                 reservation_id=h.reservation.reservation_id,
                 start=h.reservation.start,
                 end=h.reservation.end,
-                deadline=min(h.reservation.start + window, h.reservation.end),
-                in_force=h.reservation.start <= now < h.reservation.end,
+                available_from=(
+                    -math.inf
+                    if h.reservation.start <= now < h.reservation.end
+                    else h.reservation.start - GRACE
+                ),
                 left=quantity,
             )
             for h, quantity, _ in members
             if h.reservation.state.lower() in _CANDIDATE_STATES and quantity > 0
         ),
-        key=lambda s: (s.deadline, s.start, s.reservation_id),
+        key=lambda s: s.available_from,
     )
     demand = sorted(
         (m for m in members if in_demand(m[0].reservation)),
         key=lambda m: (m[0].reservation.end, m[0].reservation.reservation_id),
     )
+    heap: list[tuple[float, float, str, int]] = []
+    joined = 0
     decided: dict[tuple[Target, str], Renewal] = {}
     for holding, quantity, unit in demand:
         r = holding.reservation
-        ended = r.end <= now
-        # Demand comes in order of end, so a candidate that ends too early or
-        # started too long before this R ends can serve no later R either.
-        supply = [s for s in supply if s.left > 0 and s.end > r.end and s.start + window >= r.end]
+        while joined < len(supply) and supply[joined].available_from <= r.end:
+            s = supply[joined]
+            deadline = min(s.start + window, s.end)
+            heapq.heappush(heap, (deadline, s.start, s.reservation_id, joined))
+            joined += 1
         covered = 0.0
         renewed_by: list[str] = []
-        for s in supply:
-            if covered >= quantity:
-                break
-            # After the end, a replacement bought late counts once it is in force.
-            if not (s.start <= r.end + GRACE or (ended and s.in_force)):
+        while heap and covered < quantity:
+            s = supply[heap[0][3]]
+            if s.left <= 0 or s.end <= r.end or s.start + window < r.end:
+                heapq.heappop(heap)  # used up, or too early for this end and all later ones
                 continue
             take = min(quantity - covered, s.left)
             s.left -= take
