@@ -504,3 +504,54 @@ def test_a_reservation_listed_twice_counts_once() -> None:
 
 def test_every_reservation_in_demand_gets_an_answer_even_far_from_its_end() -> None:
     assert ratios([R("far", 300), R("soon", 3)]) == {"far": 0.0, "soon": 0.0}
+
+
+def _literal_rule(holdings: list[Holding], window: float, now: float) -> dict[str, float]:
+    """DESIGN §10 written as plainly as possible (one pool, O(R x C)), to check
+    the heap-based matching against."""
+    candidates = sorted(
+        (h.reservation for h in holdings if h.reservation.state in ("active", "queued")),
+        key=lambda c: (min(c.start + window, c.end), c.start, c.reservation_id),
+    )
+    left = {c.reservation_id: float(c.instance_count or 0) for c in candidates}
+    demand = sorted(
+        (h.reservation for h in holdings if in_demand(h.reservation)),
+        key=lambda r: (r.end, r.reservation_id),
+    )
+    ratios = {}
+    for r in demand:
+        need, covered = float(r.instance_count or 0), 0.0
+        for c in candidates:
+            in_time = r.end - window <= c.start <= r.end + DAY
+            late = r.end <= now and c.start <= now < c.end and c.start >= r.end - window
+            if c.end > r.end and (in_time or late) and left[c.reservation_id] > 0:
+                take = min(need - covered, left[c.reservation_id])
+                left[c.reservation_id] -= take
+                covered += take
+        ratios[r.reservation_id] = round(covered / need, 6)
+    return ratios
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_matching_agrees_with_the_literal_rule_on_random_pools(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    holdings = []
+    for index in range(rng.randint(1, 40)):
+        state = rng.choice(("active", "active", "queued", "retired", "queued-deleted"))
+        starts = rng.uniform(-400, 200)
+        length = rng.choice((365, 365, 20, 90))
+        holdings.append(
+            R(
+                f"r{index:02d}",
+                starts + length,
+                count=rng.randint(1, 5),
+                state=state,
+                starts=starts,
+            ).holding()
+        )
+    window = rng.choice((0, 10, 30, 90)) * DAY
+    decided = decide(holdings, RenewalPolicy(purchase_window=window), NOW)
+    got = {rid: renewal.ratio for (_, rid), renewal in decided.items()}
+    assert got == _literal_rule(holdings, window, NOW)
