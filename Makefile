@@ -40,6 +40,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.refresh
 	$(BIN)/python -m bench.scrape
 	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.coverage
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info

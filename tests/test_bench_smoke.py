@@ -71,6 +71,30 @@ def test_scrape_benchmark_serves_every_series() -> None:
     assert "0 correctness problem(s)" in out
 
 
+def test_coverage_benchmark_answers_every_reservation_in_demand() -> None:
+    out = run_bench("bench.coverage", "--sizes", "300,900", "--repeat", "1")
+    rows = [line for line in out.splitlines() if line.startswith("|") and "ms" not in line]
+    shapes = {tuple(cell.strip() for cell in row.strip("|").split("|")[:3]) for row in rows[1:]}
+    assert shapes == {
+        (shape, scope, size)
+        for shape in ("spread", "one pool")
+        for scope in ("account", "organization")
+        for size in ("300", "900")
+    }
+
+
+def test_coverage_benchmark_data_is_what_it_says() -> None:
+    from bench.coverage import holdings
+
+    one_pool = holdings(500, "one pool")
+    assert len(one_pool) == 500
+    assert {h.reservation.instance_type.split(".")[0] for h in one_pool} == {"m5"}
+    states = {h.reservation.state for h in one_pool}
+    assert states == {"active", "queued", "retired"}
+    spread = holdings(500, "spread")
+    assert {h.target.service for h in spread} == {"ec2", "rds", "savingsplans"}
+
+
 def test_load_benchmark_scrapes_during_refresh_without_errors() -> None:
     out = run_bench(
         "bench.load",
