@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 import exporter
-from exporter.config import AccountConfig, Config, Defaults, Organizations, parse_config
+from exporter.config import AccountConfig, Config, Defaults, Organizations, Renewal, parse_config
 from exporter.webconfig import parse_web_config
 from tests.tooling import require_tool
 
@@ -269,6 +269,8 @@ def test_schema_config_keys_match_the_exporters_config_model() -> None:
     assert set(items) == set(AccountConfig.model_fields)
     orgs = config["properties"]["organizations"]["properties"]
     assert set(orgs) == set(Organizations.model_fields)
+    renewal = config["properties"]["renewal"]["properties"]
+    assert set(renewal) == set(Renewal.model_fields)
 
 
 # --------------------------------------------------------------------------- probes and web config

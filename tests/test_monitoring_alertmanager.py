@@ -97,11 +97,17 @@ def test_sns_receivers_use_a_topic_arn_and_a_sigv4_region() -> None:
         assert entry["sigv4"]["region"] == entry["topic_arn"].split(":")[3]
 
 
-def alert(tier: str, severity: str, account: str, reservation: str) -> dict[str, Any]:
+def alert(
+    tier: str,
+    severity: str,
+    account: str,
+    reservation: str,
+    alertname: str = "ReservationExpiringSoon",
+) -> dict[str, Any]:
     now = datetime.now(timezone.utc)
     return {
         "labels": {
-            "alertname": "ReservationExpiringSoon",
+            "alertname": alertname,
             "severity": severity,
             "tier": tier,
             "account": account,
@@ -171,3 +177,43 @@ def test_alertmanager_groups_by_account_and_a_higher_tier_mutes_lower_ones(
     assert len(inhibited["urgent"]) == 1
     assert sink.messages("platform-webhook") == []
     assert sink.messages("finops-email") == []
+
+
+def test_an_ended_reservation_mutes_its_tier_alert_that_keeps_firing(tmp_path: Path) -> None:
+    """The critical tier keeps firing for a while after the end (keep_firing_for
+    in alerts.yaml) so that the hand-over to ReservationExpired has no gap; the
+    example's inhibition keeps that from paging again for the same reservation."""
+    config = yaml.safe_load(EXAMPLE.read_text())
+    with WebhookSink() as sink:
+        config_file = tmp_path / "alertmanager.yaml"
+        config_file.write_text(yaml.safe_dump(webhook_receivers(config, sink)))
+        with running_alertmanager(config_file, tmp_path) as base:
+            http_json(
+                f"{base}/api/v2/alerts",
+                [
+                    alert("expired", "warning", "production", "ri-6", "ReservationExpired"),
+                    alert("critical", "critical", "production", "ri-6"),  # muted by the above
+                    alert("critical", "critical", "production", "ri-7"),
+                ],
+            )
+
+            def expired() -> list[dict[str, Any]]:
+                return [
+                    m
+                    for m in sink.messages("finops-sns")
+                    if m["groupLabels"]["alertname"] == "ReservationExpired"
+                ]
+
+            oncall = wait_until(lambda: sink.messages("oncall-sns"), 30, "the on-call page")
+            ended = wait_until(expired, 30, "the ReservationExpired notification")
+            held = http_json(f"{base}/api/v2/alerts")
+
+    inhibited = {
+        (a["labels"]["alertname"], a["labels"]["reservation_id"]): a["status"]["inhibitedBy"]
+        for a in held
+    }
+    assert [reservations(m) for m in oncall] == [{("ri-7", "critical")}]
+    assert [reservations(m) for m in ended] == [{("ri-6", "expired")}]
+    assert len(inhibited[("ReservationExpiringSoon", "ri-6")]) == 1
+    assert inhibited[("ReservationExpiringSoon", "ri-7")] == []
+    assert inhibited[("ReservationExpired", "ri-6")] == []

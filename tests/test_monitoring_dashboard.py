@@ -41,8 +41,15 @@ EXPORTED = {
     "aws_reservation_config_last_reload_success_timestamp_seconds",
     "aws_reservation_accounts",
     "aws_reservation_exporter_build_info",
+    # DESIGN §10: renewal coverage, decided by the exporter
+    "aws_reservation_renewal_covered_ratio",
+    "aws_reservation_renewal_uncovered_hourly_cost",
+    "aws_reservation_retired_early",
     "up",
 }
+IDENTITY = "account, account_id, region, service, reservation_id"
+FILTER = 'account=~"$account",region=~"$region",service=~"$service"'
+COVERED_STEPS = [(None, "red"), (0.01, "orange"), (1, "green")]
 GRAFANA_VARIABLES = {
     "$__rate_interval": "5m",
     "$__interval": "1m",
@@ -161,7 +168,89 @@ def test_reservation_table_is_sorted_by_days_left_with_colour_thresholds() -> No
     assert props["custom.cellOptions"]["type"] == "color-background"
     exprs = [t["expr"] for t in table["targets"]]
     assert any(e.startswith("aws_reservation:days_until_expiry{") for e in exprs)
-    assert any("aws_reservation:renewal_covered" in e for e in exprs)
+
+
+def override(panel: dict[str, Any], field: str) -> dict[str, Any]:
+    """The properties a table sets on one column, by id."""
+    [found] = [o for o in panel["fieldConfig"]["overrides"] if o["matcher"]["options"] == field]
+    return {p["id"]: p["value"] for p in found["properties"]}
+
+
+def renamed(panel: dict[str, Any]) -> dict[str, str]:
+    organize = next(t for t in panel["transformations"] if t["id"] == "organize")
+    return organize["options"]["renameByName"]
+
+
+def test_reservation_table_shows_the_covered_share_as_a_percentage() -> None:
+    table = panel_titled(load(), "Reservations by days left")
+    by_ref = {t["refId"]: t["expr"] for t in table["targets"]}
+    # replicas merged by the recording rule and again by max; 1 - uncovered
+    assert by_ref["B"] == (
+        f"1 - max by ({IDENTITY}) (aws_reservation:renewal_uncovered_ratio{{{FILTER}}})"
+    )
+    assert renamed(table)["Value #B"] == "Covered"
+    props = override(table, "Covered")
+    assert props["unit"] == "percentunit"
+    steps = [(s["value"], s["color"]) for s in props["thresholds"]["steps"]]
+    assert steps == COVERED_STEPS
+
+
+def test_expiring_table_lists_days_left_covered_share_and_uncovered_cost() -> None:
+    table = panel_titled(load(), "Expiring reservations and their covered share")
+    assert table["type"] == "table"
+    assert table["options"]["sortBy"] == [{"displayName": "Days left", "desc": False}]
+    sort = next(t for t in table["transformations"] if t["id"] == "sortBy")
+    assert sort["options"]["sort"] == [{"field": "Days left", "desc": False}]
+    in_band = f'aws_reservation:days_until_expiry:tier{{tier!="expired",{FILTER}}}'
+    by_ref = {t["refId"]: " ".join(t["expr"].split()) for t in table["targets"]}
+    assert by_ref["A"] == in_band
+    assert by_ref["B"] == (
+        f"1 - aws_reservation:renewal_uncovered_ratio{{{FILTER}}} and on ({IDENTITY}) {in_band}"
+    )
+    assert by_ref["C"] == (
+        f"max by ({IDENTITY}, currency) (aws_reservation:renewal_uncovered_hourly_cost{{{FILTER}}})"
+        f" and on ({IDENTITY}) {in_band}"
+    )
+    assert all(t["format"] == "table" and t["instant"] for t in table["targets"])
+    assert {k: renamed(table)[k] for k in ("Value #A", "Value #B", "Value #C")} == {
+        "Value #A": "Days left",
+        "Value #B": "Covered",
+        "Value #C": "Uncovered per hour",
+    }
+    assert override(table, "Covered")["unit"] == "percentunit"
+    days = override(table, "Days left")["thresholds"]["steps"]
+    assert [(s["value"], s["color"]) for s in days] == [
+        (None, "red"),
+        (7, "orange"),
+        (30, "yellow"),
+        (60, "green"),
+    ]
+
+
+def test_only_the_reservation_table_reads_info_labels_and_joins_nothing_on_them() -> None:
+    for panel in all_panels(load()):
+        for target in panel.get("targets", []):
+            expr = target["expr"]
+            if "aws_reservation_info" not in expr:
+                continue
+            assert panel["title"] == "Reservations by days left", panel["title"]
+            # a display column merged by Grafana, not a PromQL join
+            assert expr.startswith("max by (") and " on (" not in expr, expr
+
+
+def test_money_panels_read_the_uncovered_cost_series() -> None:
+    rules = yaml.safe_load((MONITORING / "alerts.yaml").read_text())
+    records = {r["record"]: r["expr"] for g in rules["groups"] for r in g["rules"] if "record" in r}
+    for name in ("aws_reservation:hourly_cost_at_stake", "aws_reservation:hourly_cost_lapsed"):
+        assert "aws_reservation:renewal_uncovered_hourly_cost > 0" in records[name], name
+    exprs = {
+        p["title"]: " ".join(t["expr"] for t in p.get("targets", [])) for p in all_panels(load())
+    }
+    for title in ("Hourly cost at stake", "Money at stake over time"):
+        assert "aws_reservation:hourly_cost_at_stake{" in exprs[title], title
+    assert "aws_reservation:hourly_cost_lapsed{" in exprs["Hourly cost lapsed"]
+    ended = " ".join(exprs["Ended, not replaced"].split())
+    assert f"and on ({IDENTITY}) aws_reservation:renewal_uncovered_ratio{{{FILTER}}} > 0" in ended
 
 
 def test_dashboard_shows_counts_cost_timeline_and_exporter_health() -> None:
@@ -213,6 +302,119 @@ def test_every_dashboard_query_parses(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(found)} rules found" in result.stdout
+
+
+def sample_series(rid: str, days_left: float, **extra: float) -> list[dict[str, str]]:
+    """One EC2 reservation ``days_left`` from its end at 1h, plus ``extra``
+    exporter series (metric name without the prefix: value)."""
+    labels = (
+        'instance="a:9725",account="production",account_id="111111111111",'
+        f'region="us-east-1",service="ec2",reservation_id="{rid}"'
+    )
+    series = [
+        {
+            "series": f"aws_reservation_expiry_timestamp_seconds{{{labels}}}",
+            "values": f"{int(3600 + days_left * 86400)}x20",
+        }
+    ]
+    for name, value in extra.items():
+        currency = ',currency="USD"' if name.endswith("cost") else ""
+        series.append(
+            {"series": f"aws_reservation_{name}{{{labels}{currency}}}", "values": f"{value}x20"}
+        )
+    return series
+
+
+def test_coverage_panels_return_the_covered_share_and_uncovered_cost(tmp_path: Path) -> None:
+    """The expiring table and the reservations table's Covered column, run by
+    promtool on the shipped rules with a few reservations."""
+    promtool = require_tool("promtool")
+    dashboard = load()
+    expiring = {
+        t["refId"]: t["expr"]
+        for t in panel_titled(dashboard, "Expiring reservations and their covered share")["targets"]
+    }
+    covered_column = next(
+        t["expr"]
+        for t in panel_titled(dashboard, "Reservations by days left")["targets"]
+        if t["refId"] == "B"
+    )
+    in_band = "aws_reservation:days_until_expiry:tier"
+    inputs = [
+        *sample_series(
+            "ri-partial", 20, renewal_covered_ratio=0.75, renewal_uncovered_hourly_cost=0.25
+        ),
+        *sample_series("ri-unknown", 5, hourly_cost=0.5),  # no covered ratio: not covered
+        *sample_series("ri-far", 90, renewal_covered_ratio=1, renewal_uncovered_hourly_cost=0),
+        *sample_series("ri-ended", -2, renewal_covered_ratio=0, renewal_uncovered_hourly_cost=1),
+        *sample_series("ri-exchanged", -2, retired_early=1, hourly_cost=2),
+    ]
+
+    def sample(rid: str, value: float, **labels: str) -> dict[str, Any]:
+        identity = {
+            "account": "production",
+            "account_id": "111111111111",
+            "region": "us-east-1",
+            "service": "ec2",
+            "reservation_id": rid,
+            **labels,
+        }
+        text = ",".join(f'{k}="{v}"' for k, v in identity.items())
+        return {"labels": f"{{{text}}}", "value": value}
+
+    expected = {
+        expiring["A"]: [
+            sample("ri-partial", 20, tier="warning", __name__=in_band),
+            sample("ri-unknown", 5, tier="urgent", __name__=in_band),
+        ],
+        expiring["B"]: [sample("ri-partial", 0.75), sample("ri-unknown", 0)],
+        expiring["C"]: [
+            sample("ri-partial", 0.25, currency="USD"),
+            sample("ri-unknown", 0.5, currency="USD"),
+        ],
+        covered_column: [
+            sample("ri-partial", 0.75),
+            sample("ri-unknown", 0),
+            sample("ri-far", 1),
+            sample("ri-ended", 0),
+        ],
+    }
+    names = [v for v in variables(dashboard) if v != "datasource"]
+
+    def substituted(expr: str) -> str:
+        for name in names:
+            expr = expr.replace(f"${name}", ".*")
+        return expr
+
+    test = {
+        "rule_files": [str(MONITORING / "alerts.yaml")],
+        "evaluation_interval": "5m",
+        "group_eval_order": [
+            "aws-reservation-thresholds",
+            "aws-reservation-expiry",
+            "aws-reservation-dashboard",
+        ],
+        "tests": [
+            {
+                "interval": "5m",
+                "input_series": inputs,
+                "promql_expr_test": [
+                    {"expr": substituted(expr), "eval_time": "1h", "exp_samples": samples}
+                    for expr, samples in expected.items()
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "coverage_test.yaml"
+    path.write_text(yaml.safe_dump(test, sort_keys=False))
+    result = subprocess.run(
+        [promtool, "test", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_a_query_that_does_not_parse_is_caught(tmp_path: Path) -> None:

@@ -16,6 +16,14 @@ MONITORING = Path(__file__).resolve().parents[1] / "monitoring"
 RULES = MONITORING / "alerts.yaml"
 RULE_TESTS = MONITORING / "alerts_test.yaml"
 RUNBOOK = MONITORING / "RUNBOOK.md"
+IDENTITY = "account, account_id, region, service, reservation_id"
+# The PromQL coverage helpers the exporter's covered ratio replaced.
+REMOVED_HELPERS = (
+    "aws_reservation:renewal_candidate_start_timestamp_seconds",
+    "aws_reservation:renewal_earliest_start_timestamp_seconds",
+    "aws_reservation:renewal_covered",
+    "aws_reservation:start_timestamp_seconds",
+)
 RUNBOOK_URL = (
     "https://github.com/aws-reservation-exporter/aws-reservation-exporter"
     "/blob/main/monitoring/RUNBOOK.md#"
@@ -121,6 +129,138 @@ def test_reservation_alerts_name_the_account_service_reservation_and_days() -> N
             assert needle in text, (rule["alert"], needle)
 
 
+def expiry_alerts() -> list[dict[str, Any]]:
+    return [
+        r
+        for r in alerting_rules()
+        if r["alert"] in {"ReservationExpiringSoon", "ReservationExpired"}
+    ]
+
+
+def flat(expr: str) -> str:
+    """``expr`` with its whitespace collapsed to single spaces."""
+    return " ".join(expr.split())
+
+
+def seconds(duration: str) -> int:
+    """A Prometheus duration made of h, m and s parts, in seconds."""
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", duration)
+    assert parts and duration, duration
+    hours, minutes, secs = (int(p or 0) for p in parts.groups())
+    return hours * 3600 + minutes * 60 + secs
+
+
+def recording_rule(name: str) -> dict[str, Any]:
+    [rule] = [r for g in load_rules()["groups"] for r in g["rules"] if r.get("record") == name]
+    return rule
+
+
+def test_no_rule_joins_on_info_labels_or_uses_the_old_coverage_helpers() -> None:
+    for group in load_rules()["groups"]:
+        for rule in group["rules"]:
+            text = yaml.safe_dump(rule)
+            name = rule.get("record") or rule["alert"]
+            assert "aws_reservation_info" not in text, name
+            # group_left copies only the thresholds' tier, never info labels
+            for copied in re.findall(r"group_left\s*\(([^)]*)\)", rule["expr"]):
+                assert set(copied.replace(",", " ").split()) <= {"tier"}, (name, copied)
+            for helper in REMOVED_HELPERS:
+                assert not re.search(re.escape(helper) + r"(?![\w:])", text), (name, helper)
+
+
+def test_the_uncovered_share_reads_the_exporters_ratio_merged_over_replicas() -> None:
+    expr = flat(recording_rule("aws_reservation:renewal_uncovered_ratio")["expr"])
+    merged = f"max by ({IDENTITY}) ( last_over_time(aws_reservation_renewal_covered_ratio[1h]) )"
+    assert f"1 - {merged}" in expr
+    # a reservation without the series counts as not covered ...
+    assert f"or on ({IDENTITY}) 0 * (" in expr
+    # ... unless it was retired early, which never has a share
+    retired = f"max by ({IDENTITY}) ( last_over_time(aws_reservation_retired_early[1h]) ) == 1"
+    assert expr.endswith(f"unless on ({IDENTITY}) {retired}")
+    cost = flat(recording_rule("aws_reservation:renewal_uncovered_hourly_cost")["expr"])
+    assert f"max by ({IDENTITY}, currency) ( last_over_time(" in cost
+    assert "aws_reservation_renewal_uncovered_hourly_cost[1h]" in cost
+    assert cost.endswith(f"and on ({IDENTITY}) aws_reservation:renewal_uncovered_ratio")
+    end = flat(recording_rule("aws_reservation:expiry_timestamp_seconds")["expr"])
+    assert end == (
+        f"max by ({IDENTITY}) ( last_over_time(aws_reservation_expiry_timestamp_seconds[1h]) )"
+    )
+
+
+def test_every_expiry_alert_fires_only_on_an_uncovered_share_of_its_own_band() -> None:
+    alerts = expiry_alerts()
+    assert len(alerts) == 5
+    for rule in alerts:
+        tier = rule["labels"].get("tier", "expired")
+        expr = flat(rule["expr"])
+        assert f'aws_reservation:days_until_expiry:tier{{tier="{tier}"}}' in expr, expr
+        assert expr.endswith(f"and on ({IDENTITY}) aws_reservation:renewal_uncovered_ratio > 0")
+
+
+def test_tier_alerts_keep_firing_until_the_next_tier_has_fired() -> None:
+    """keep_firing_for must outlast the next tier's `for` by more than an
+    evaluation interval (5m in alerts_test.yaml, more than Prometheus' 1m)."""
+    interval = seconds(yaml.safe_load(RULE_TESTS.read_text())["evaluation_interval"])
+    tiers = [r for r in alerting_rules() if r["alert"] == "ReservationExpiringSoon"]
+    expired = next(r for r in alerting_rules() if r["alert"] == "ReservationExpired")
+    following = [*tiers[1:], expired]  # critical hands over to ReservationExpired
+    for rule, successor in zip(tiers, following, strict=True):
+        assert seconds(rule["keep_firing_for"]) - seconds(successor["for"]) > interval, rule
+    assert "keep_firing_for" not in expired
+
+
+def annotation_query_formats(text: str) -> list[str]:
+    """The format strings of every printf in an annotation template."""
+    return re.findall(r'printf "((?:[^"\\]|\\.)*)"', text)
+
+
+def test_annotation_queries_quote_label_values_and_merge_replicas() -> None:
+    for rule in expiry_alerts():
+        for name in ("summary", "description"):
+            text = rule["annotations"][name]
+            assert "| query" in text, (rule["alert"], name)
+            formats = annotation_query_formats(text)
+            selectors = [f for f in formats if "{" in f]
+            assert selectors, (rule["alert"], name)
+            # The one selector is built from the alert's labels with %q,
+            # which escapes quotes and backslashes as PromQL expects ...
+            assert formats[0] == ",".join(f"{label}=%q" for label in IDENTITY.split(", "))
+            assert text.count("$labels.reservation_id") >= 2  # in the selector and the text
+            for fmt in selectors:
+                # ... and every query uses it, never a hand-quoted label value.
+                assert re.findall(r"\{[^}]*\}", fmt) == ["{%s}"] * fmt.count("{"), fmt
+                assert "max(" in fmt or "max by (" in fmt, fmt
+                assert "=" not in fmt.replace("{%s}", ""), fmt
+
+
+def test_expiry_descriptions_say_the_covered_share_what_is_not_covered_and_its_cost() -> None:
+    for rule in expiry_alerts():
+        text = rule["annotations"]["description"]
+        assert "humanizePercentage" in text
+        assert "aws_reservation_instances" in text  # reserved instances or nodes
+        assert "aws_reservation:hourly_cost" in text  # a Savings Plan's commitment
+        assert "aws_reservation:renewal_uncovered_hourly_cost" in text
+        assert "humanizePercentage" in rule["annotations"]["summary"]
+
+
+def test_the_hand_over_test_fails_without_keep_firing_for(tmp_path: Path) -> None:
+    """alerts_test.yaml's gap checks prove something only if they catch a gap."""
+    promtool = require_tool("promtool")
+    rules = load_rules()
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            rule.pop("keep_firing_for", None)
+    (tmp_path / "alerts.yaml").write_text(yaml.safe_dump(rules, sort_keys=False))
+    (tmp_path / "alerts_test.yaml").write_text(RULE_TESTS.read_text())
+    result = run(promtool, "test", "rules", str(tmp_path / "alerts_test.yaml"))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    # The no-gap count of the hand-over case (alerts_test.yaml) is what fails.
+    gap_check = re.search(r"\[2h45m:5m\]\)\", time: 3h,\n\s+exp: (.*)\n\s+got: (.*)\n", output)
+    assert gap_check, output
+    assert gap_check.group(1) != gap_check.group(2)
+
+
 def test_every_alert_has_a_firing_and_a_quiet_unit_test() -> None:
     tests = yaml.safe_load(RULE_TESTS.read_text())["tests"]
     firing: set[str] = set()
@@ -147,7 +287,7 @@ def thresholds_group(values: dict[str, int]) -> dict[str, Any]:
 
 
 def reservation_series(rid: str, days_left: float) -> list[dict[str, str]]:
-    """Series of one EC2 reservation with ``days_left`` at 1h (its instance type is its id)."""
+    """Series of one EC2 reservation with ``days_left`` at 1h, not renewed at all."""
     labels = (
         'account="p",account_id="111111111111",region="us-east-1",'
         f'service="ec2",reservation_id="{rid}"'
@@ -155,10 +295,7 @@ def reservation_series(rid: str, days_left: float) -> list[dict[str, str]]:
     end = int(3600 + days_left * 86400)
     return [
         {"series": f"aws_reservation_expiry_timestamp_seconds{{{labels}}}", "values": f"{end}x20"},
-        {
-            "series": f'aws_reservation_info{{{labels},state="active",instance_type="{rid}"}}',
-            "values": "1x20",
-        },
+        {"series": f"aws_reservation_renewal_covered_ratio{{{labels}}}", "values": "0x20"},
     ]
 
 
