@@ -56,6 +56,10 @@ EXPECTED = {
     ("ReservationExpiringSoon", "ri-warning", "warning"),
     ("ReservationExpiringSoon", "ri-urgent", "urgent"),
     ("ReservationExpiringSoon", "rds-critical", "critical"),
+    # 2 instances expiring; the 1 of the same kind bought months ago renews nothing.
+    ("ReservationExpiringSoon", "rds-staggered", "critical"),
+    # 4 instances expiring, 3 queued: 75 % covered still alerts.
+    ("ReservationExpiringSoon", "ri-partial", "urgent"),
     ("ReservationExpired", "ri-expired", "expired"),
     ("ReservationExporterRefreshFailing", "sandbox/us-east-1/ec2", ""),
 }
@@ -69,7 +73,7 @@ QUIET_ALERTS = {
 
 
 def seed(fake: FakeAws, now: datetime) -> None:
-    def ec2(rid: str, itype: str, days_left: float, state: str = "active", start=None):
+    def ec2(rid: str, itype: str, days_left: float, state: str = "active", start=None, count=1):
         end = now + timedelta(days=days_left)
         return make_record(
             "ec2",
@@ -80,7 +84,27 @@ def seed(fake: FakeAws, now: datetime) -> None:
             seconds=YEAR,
             state=state,
             offering=Offering(itype, "Linux/UNIX", "No Upfront", 0.0, 0.1),
+            count=count,
         )
+
+    def rds(rid: str, days_left: float, count: int, start=None):
+        end = now + timedelta(days=days_left)
+        return make_record(
+            "rds",
+            rid=rid,
+            account_id=OWN,
+            region="us-east-1",
+            start=start or end - timedelta(seconds=YEAR),
+            seconds=YEAR,
+            state="active",
+            offering=Offering("db.m6g.large", "postgresql", "No Upfront", 0.0, 0.2),
+            count=count,
+            multi_az=False,
+        )
+
+    # A convertible RI exchanged 20 days ago: retired long before its term ended.
+    exchanged = ec2("ri-exchanged", "m6a.large", 145, start=now - timedelta(days=220))
+    exchanged.update(State="retired", End=now - timedelta(days=20))
 
     renewed_end = now + timedelta(days=20)
     fake.seed(
@@ -94,6 +118,26 @@ def seed(fake: FakeAws, now: datetime) -> None:
             ec2("ri-renewed", "c5.large", 20),
             ec2("ri-renewal", "c5.large", 385, state="queued", start=renewed_end),
             ec2("ri-expired", "r5.large", -2, state="retired"),
+            exchanged,
+            # Size flexibility: 1 x xlarge renewed by 2 x large (Linux, regional).
+            ec2("ri-flex", "m7i.xlarge", 5),
+            ec2(
+                "ri-flex-renewal",
+                "m7i.large",
+                370,
+                state="queued",
+                start=now + timedelta(days=5),
+                count=2,
+            ),
+            ec2("ri-partial", "c6a.large", 5, count=4),
+            ec2(
+                "ri-partial-renewal",
+                "c6a.large",
+                370,
+                state="queued",
+                start=now + timedelta(days=5),
+                count=3,
+            ),
         ],
     )
     fake.seed(
@@ -111,7 +155,9 @@ def seed(fake: FakeAws, now: datetime) -> None:
                 state="active",
                 offering=Offering("db.r6g.large", "postgresql", "No Upfront", 0.0, 0.2),
                 multi_az=False,
-            )
+            ),
+            rds("rds-staggered", 0.5, count=2),
+            rds("rds-extra", 165, count=1, start=now - timedelta(days=200)),
         ],
     )
     fake.add_role(SANDBOX_ROLE)
@@ -268,8 +314,9 @@ def test_each_alert_reaches_alertmanager_once_despite_two_replicas(stack: Stack)
     time.sleep(3)  # a few more evaluations: nothing else turns up, nothing doubles
     alerts = firing(stack)
     assert sorted(alerts) == sorted(EXPECTED)
-    # The renewed reservation and its queued renewal raise nothing.
-    assert not any(subject.startswith("ri-renew") for _, subject, _ in alerts)
+    # Renewed (same type or size-flexible), exchanged and renewal reservations raise nothing.
+    quiet = ("ri-renew", "ri-flex", "ri-exchanged", "ri-partial-renewal", "rds-extra")
+    assert not any(subject.startswith(quiet) for _, subject, _ in alerts)
     for alert in http_json(f"{stack.alertmanager}/api/v2/alerts"):
         assert "instance" not in alert["labels"] and "job" not in alert["labels"]
 
@@ -291,13 +338,17 @@ def test_webhook_receivers_get_the_routed_notifications(stack: Stack) -> None:
             raise
 
     arrives("platform-webhook", {"ReservationExporterRefreshFailing"})
-    arrives("oncall-sns", {"rds-critical"})
+    arrives("oncall-sns", {"rds-critical", "rds-staggered"})
     arrives("finops-digest", {"ri-notice"})
-    message = stack.sink.messages("oncall-sns")[0]
+    message = stack.sink.messages("oncall-sns")[-1]
     assert message["groupLabels"] == {"alertname": "ReservationExpiringSoon", "account": "finance"}
-    alert = message["alerts"][0]
-    assert alert["annotations"]["runbook_url"].endswith("RUNBOOK.md#reservationexpiringsoon")
-    assert "rds-critical" in alert["annotations"]["description"]
+    alerts = {a["labels"]["reservation_id"]: a for a in message["alerts"]}
+    staggered = alerts["rds-staggered"]["annotations"]
+    assert staggered["runbook_url"].endswith("RUNBOOK.md#reservationexpiringsoon")
+    assert "rds-staggered" in staggered["description"]
+    # The staggered purchase's older reservation covers none of it.
+    assert "renewals cover 0% of it" in staggered["summary"]
+    assert "not covered: 2 of 2 instances, 0.40 USD/h" in staggered["description"]
 
 
 def test_sns_receiver_publishes_to_the_topic_and_reaches_sqs(stack: Stack) -> None:
@@ -311,7 +362,8 @@ def test_sns_receiver_publishes_to_the_topic_and_reaches_sqs(stack: Stack) -> No
             notifications.append(json.loads(m["Body"]))
             stack.sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle=m["ReceiptHandle"])
         text = "\n".join(n["Message"] for n in notifications)
-        return all(r in text for r in ("ri-warning", "ri-urgent", "rds-critical", "ri-expired"))
+        wanted = ("ri-warning", "ri-urgent", "rds-critical", "ri-expired", "ri-partial")
+        return all(r in text for r in wanted)
 
     wait_until(everything_arrived, 90, "SNS notifications in SQS")
     subjects = {n["Subject"] for n in notifications}
@@ -320,6 +372,10 @@ def test_sns_receiver_publishes_to_the_topic_and_reaches_sqs(stack: Stack) -> No
     text = "\n".join(n["Message"] for n in notifications)
     assert "ri-notice" not in text  # info goes to the digest, not to SNS
     assert "Runbook: https://github.com/" in text
+    # The partial renewal says how much is covered and what is not.
+    assert "ec2 reservation ri-partial in finance expires in" in text
+    assert "renewals cover 75% of it" in text
+    assert "not covered: 1 of 4 instances, 0.10 USD/h" in text
 
 
 def rule_expressions() -> list[tuple[str, str]]:
