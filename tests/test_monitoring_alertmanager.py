@@ -3,7 +3,9 @@ grouping plus inhibition in a real Alertmanager delivering to a webhook."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -122,6 +124,18 @@ def alert(
     }
 
 
+@contextlib.contextmanager
+def example_alertmanager(workdir: Path) -> Iterator[tuple[str, WebhookSink]]:
+    """A real Alertmanager with the example's routes and inhibitions; only the
+    receivers are swapped for webhooks and the grouping delays shortened."""
+    config = yaml.safe_load(EXAMPLE.read_text())
+    with WebhookSink() as sink:
+        config_file = workdir / "alertmanager.yaml"
+        config_file.write_text(yaml.safe_dump(webhook_receivers(config, sink)))
+        with running_alertmanager(config_file, workdir) as base:
+            yield base, sink
+
+
 def reservations(message: dict[str, Any]) -> set[tuple[str, str]]:
     """(reservation id, tier) of every alert in a webhook message."""
     return {(a["labels"]["reservation_id"], a["labels"]["tier"]) for a in message["alerts"]}
@@ -132,39 +146,34 @@ def test_alertmanager_groups_by_account_and_a_higher_tier_mutes_lower_ones(
 ) -> None:
     """The example's routes and inhibitions in a real Alertmanager; only the
     receivers are swapped for webhooks and the grouping delays shortened."""
-    config = yaml.safe_load(EXAMPLE.read_text())
-    with WebhookSink() as sink:
-        config_file = tmp_path / "alertmanager.yaml"
-        config_file.write_text(yaml.safe_dump(webhook_receivers(config, sink)))
-        with running_alertmanager(config_file, tmp_path) as base:
-            http_json(
-                f"{base}/api/v2/alerts",
-                [
-                    alert("critical", "critical", "production", "ri-1"),
-                    alert("urgent", "warning", "production", "ri-1"),  # muted by critical
-                    alert("warning", "warning", "production", "ri-2"),
-                    alert("warning", "warning", "production", "ri-3"),
-                    alert("warning", "warning", "staging", "ri-4"),
-                    alert("notice", "info", "staging", "ri-5"),
-                ],
-            )
+    with example_alertmanager(tmp_path) as (base, sink):
+        http_json(
+            f"{base}/api/v2/alerts",
+            [
+                alert("critical", "critical", "production", "ri-1"),
+                alert("urgent", "warning", "production", "ri-1"),  # muted by critical
+                alert("warning", "warning", "production", "ri-2"),
+                alert("warning", "warning", "production", "ri-3"),
+                alert("warning", "warning", "staging", "ri-4"),
+                alert("notice", "info", "staging", "ri-5"),
+            ],
+        )
 
-            def finops_groups() -> dict[str, set[tuple[str, str]]] | None:
-                groups = {
-                    m["groupLabels"]["account"]: reservations(m)
-                    for m in sink.messages("finops-sns")
-                }
-                return groups if len(groups) == 2 else None
-
-            groups = wait_until(finops_groups, 30, "two finops-sns notifications")
-            oncall = wait_until(lambda: sink.messages("oncall-sns"), 30, "the on-call page")
-            digest = wait_until(lambda: sink.messages("finops-digest"), 30, "the digest")
-
-            inhibited = {
-                a["labels"]["tier"]: a["status"]["inhibitedBy"]
-                for a in http_json(f"{base}/api/v2/alerts")
-                if a["labels"]["reservation_id"] == "ri-1"
+        def finops_groups() -> dict[str, set[tuple[str, str]]] | None:
+            groups = {
+                m["groupLabels"]["account"]: reservations(m) for m in sink.messages("finops-sns")
             }
+            return groups if len(groups) == 2 else None
+
+        groups = wait_until(finops_groups, 30, "two finops-sns notifications")
+        oncall = wait_until(lambda: sink.messages("oncall-sns"), 30, "the on-call page")
+        digest = wait_until(lambda: sink.messages("finops-digest"), 30, "the digest")
+
+        inhibited = {
+            a["labels"]["tier"]: a["status"]["inhibitedBy"]
+            for a in http_json(f"{base}/api/v2/alerts")
+            if a["labels"]["reservation_id"] == "ri-1"
+        }
 
     # One message per account; the muted urgent alert of ri-1 is in none.
     assert groups == {
@@ -183,30 +192,26 @@ def test_an_ended_reservation_mutes_its_tier_alert_that_keeps_firing(tmp_path: P
     """The critical tier keeps firing for a while after the end (keep_firing_for
     in alerts.yaml) so that the hand-over to ReservationExpired has no gap; the
     example's inhibition keeps that from paging again for the same reservation."""
-    config = yaml.safe_load(EXAMPLE.read_text())
-    with WebhookSink() as sink:
-        config_file = tmp_path / "alertmanager.yaml"
-        config_file.write_text(yaml.safe_dump(webhook_receivers(config, sink)))
-        with running_alertmanager(config_file, tmp_path) as base:
-            http_json(
-                f"{base}/api/v2/alerts",
-                [
-                    alert("expired", "warning", "production", "ri-6", "ReservationExpired"),
-                    alert("critical", "critical", "production", "ri-6"),  # muted by the above
-                    alert("critical", "critical", "production", "ri-7"),
-                ],
-            )
+    with example_alertmanager(tmp_path) as (base, sink):
+        http_json(
+            f"{base}/api/v2/alerts",
+            [
+                alert("expired", "warning", "production", "ri-6", "ReservationExpired"),
+                alert("critical", "critical", "production", "ri-6"),  # muted by the above
+                alert("critical", "critical", "production", "ri-7"),
+            ],
+        )
 
-            def expired() -> list[dict[str, Any]]:
-                return [
-                    m
-                    for m in sink.messages("finops-sns")
-                    if m["groupLabels"]["alertname"] == "ReservationExpired"
-                ]
+        def expired() -> list[dict[str, Any]]:
+            return [
+                m
+                for m in sink.messages("finops-sns")
+                if m["groupLabels"]["alertname"] == "ReservationExpired"
+            ]
 
-            oncall = wait_until(lambda: sink.messages("oncall-sns"), 30, "the on-call page")
-            ended = wait_until(expired, 30, "the ReservationExpired notification")
-            held = http_json(f"{base}/api/v2/alerts")
+        oncall = wait_until(lambda: sink.messages("oncall-sns"), 30, "the on-call page")
+        ended = wait_until(expired, 30, "the ReservationExpired notification")
+        held = http_json(f"{base}/api/v2/alerts")
 
     inhibited = {
         (a["labels"]["alertname"], a["labels"]["reservation_id"]): a["status"]["inhibitedBy"]
