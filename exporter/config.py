@@ -251,14 +251,41 @@ def _check_concurrency(value: Any) -> int:
 
 @functools.lru_cache(maxsize=1)
 def _known_regions() -> frozenset[str]:
-    """Every region botocore knows in the partitions the exporter supports."""
+    """Every region botocore knows in the partitions the exporter supports.
+
+    From botocore's endpoint data: each partition's region list and EC2's endpoints
+    (they agree today; the union keeps a region that only one of them lists yet).
+    """
     import botocore.session  # botocore loads its endpoint data lazily; only pay when needed
 
     session = botocore.session.get_session()
-    return frozenset(
+    endpoints = session.get_component("data_loader").load_data("endpoints")
+    listed = {
+        region
+        for partition in endpoints.get("partitions", [])
+        if partition.get("partition") in PARTITIONS
+        for region in partition.get("regions", {})
+    }
+    return frozenset(listed).union(
         region
         for partition in PARTITIONS
         for region in session.get_available_regions("ec2", partition_name=partition)
+    )
+
+
+def _botocore_version() -> str:
+    import botocore
+
+    return botocore.__version__
+
+
+def _unknown_region(region: str) -> str:
+    """Why a region-shaped name botocore does not know is refused, and what to do."""
+    hint = _did_you_mean(region, _known_regions())
+    return (
+        f"'{region}' is not a region that botocore {_botocore_version()} knows in "
+        f"{', '.join(PARTITIONS[:-1])} or {PARTITIONS[-1]}{hint}; if AWS opened it after "
+        "that botocore was released, upgrade botocore (or the exporter image) to read it"
     )
 
 
@@ -292,6 +319,8 @@ def _check_regions(value: Any) -> tuple[str, ...] | str:
         elif region not in _known_regions() and not _REGION_RE.fullmatch(region):
             hint = _did_you_mean(region, _known_regions())
             problems.append(((index,), f"'{region}' is not an AWS region name{hint}"))
+        elif region not in _known_regions():
+            problems.append(((index,), _unknown_region(region)))
         elif region not in regions:
             regions.append(region)
     if problems:
@@ -1133,14 +1162,4 @@ def _log_warnings(config: Config) -> None:
             "refresh_interval is %s: under 5m every account, region and service is listed "
             "that often, which costs API calls and invites throttling",
             format_duration(config.refresh_interval),
-        )
-    named = [config.regions] + [a.regions for a in config.accounts if a.regions is not None]
-    unknown = sorted(
-        {r for regions in named if regions != ALL_REGIONS for r in regions} - _known_regions()
-    )
-    for region in unknown:
-        log.warning(
-            "region %s is not known to this botocore version; using it as written%s",
-            region,
-            _did_you_mean(region, _known_regions()).replace(";", " -"),
         )

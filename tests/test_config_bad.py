@@ -1,13 +1,15 @@
 """Every invalid config fixture fails with exactly the messages written on its first lines.
 
 A fixture ``tests/configs/<case>.bad.yaml`` starts with one ``# error: ...`` line
-per expected error, in order; ``{file}`` stands for the path the loader was given.
+per expected error, in order; ``{file}`` stands for the path the loader was given and
+``{botocore}`` for the installed botocore's version (named in unknown-region errors).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import botocore
 import pytest
 
 from exporter.config import ConfigError, load_config
@@ -18,12 +20,13 @@ ERROR_PREFIX = "# error: "
 
 
 def expected_errors(path: Path) -> list[str]:
-    """The leading ``# error:`` lines of a fixture, with ``{file}`` filled in."""
+    """The leading ``# error:`` lines of a fixture, with ``{file}`` and ``{botocore}`` filled in."""
     errors = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.startswith(ERROR_PREFIX):
             break
-        errors.append(line[len(ERROR_PREFIX) :].replace("{file}", str(path)))
+        error = line[len(ERROR_PREFIX) :].replace("{file}", str(path))
+        errors.append(error.replace("{botocore}", botocore.__version__))
     return errors
 
 

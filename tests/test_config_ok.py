@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import botocore.session
 import pytest
 from pydantic import ValidationError
 
-from exporter.config import Config, load_config
+from exporter.config import Config, load_config, parse_config
 from exporter.model import Account
 from exporter.services import SERVICE_NAMES
 
@@ -194,16 +195,31 @@ def test_discovered_account_uses_defaults_and_top_level_lists() -> None:
     )
 
 
-def test_region_newer_than_botocore_is_accepted_with_a_warning(
+def test_every_region_botocore_knows_in_the_supported_partitions_loads(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="exporter.config"):
-        config = load("new-region")
-    assert config.regions == ("us-east-1", "xx-newland-1")
-    messages = [r.getMessage() for r in caplog.records]
-    assert "region xx-newland-1 is not known to this botocore version; using it as written" in (
-        messages
+    # A region botocore does not know is refused (region-newer-than-botocore.bad.yaml);
+    # every one it does know, in aws, aws-cn and aws-us-gov, is accepted without a word.
+    session = botocore.session.get_session()
+    known = sorted(
+        region
+        for partition in ("aws", "aws-cn", "aws-us-gov")
+        for region in session.get_available_regions("ec2", partition_name=partition)
     )
+    assert {"us-east-1", "cn-north-1", "us-gov-west-1"} <= set(known)
+    with caplog.at_level(logging.WARNING, logger="exporter.config"):
+        config = parse_config(
+            {
+                "regions": known,
+                "accounts": [
+                    {"name": "payer"},
+                    {"name": "gov", "id": "111111111111", "regions": ["us-gov-east-1"]},
+                ],
+            }
+        )
+    assert config.regions == tuple(known)
+    assert config.effective_regions(config.accounts[1]) == ("us-gov-east-1",)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_config_is_frozen() -> None:
