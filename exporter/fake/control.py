@@ -34,6 +34,7 @@ OPERATIONS = (
     "throttle",
     "delay",
     "malform",
+    "corrupt",
     "add_org_account",
     "calls",
     "reset_calls",
@@ -153,6 +154,25 @@ class FakeControls:
 
     def malform(self, account_id: str, region: str, service: str, kind: str | None) -> None:
         self._invoke("malform", account_id=account_id, region=region, service=service, kind=kind)
+
+    def corrupt(
+        self,
+        kind: str,
+        service: str = "*",
+        operation: str = "*",
+        account_id: str | None = None,
+        count: int | None = None,
+    ) -> None:
+        """Spoil successful answers on the wire (truncate, garbage, short, hang,
+        endless_token) for any service, STS and Organizations included."""
+        self._invoke(
+            "corrupt",
+            kind=kind,
+            service=service,
+            operation=operation,
+            account_id=account_id,
+            count=count,
+        )
 
     # --- recorder and reset -------------------------------------------------------
 

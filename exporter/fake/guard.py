@@ -10,7 +10,19 @@ from dataclasses import dataclass
 from exporter.fake.catalog import signing_name, spec_for, store_region
 from exporter.fake.identity import RequestInfo
 
-MALFORM_KINDS = ("missing_id", "bad_timestamp", "repeated_token")
+MALFORM_KINDS = ("missing_id", "bad_timestamp", "repeated_token", "endless_token")
+# What a broken proxy or endpoint can do to any successful answer (``corrupt``).
+CORRUPT_KINDS = ("truncate", "garbage", "short", "hang", "endless_token")
+HANG_LIMIT = 600.0  # seconds a hung answer waits at most (reset() releases it sooner)
+
+
+@dataclass
+class _Corruption:
+    kind: str
+    signing_name: str  # fnmatch pattern
+    operation: str  # fnmatch pattern
+    account_id: str | None
+    remaining: int | None  # None: every matching answer
 
 
 @dataclass
@@ -30,6 +42,8 @@ class Faults:
         self._throttles: list[_Throttle] = []
         self._delays: dict[str | None, float] = {}
         self._malformed: dict[tuple[str, str, str], str] = {}
+        self._corruptions: list[_Corruption] = []
+        self.released = threading.Event()  # set by clear(): hung answers return
 
     def clear(self) -> None:
         with self._lock:
@@ -37,6 +51,9 @@ class Faults:
             self._throttles.clear()
             self._delays.clear()
             self._malformed.clear()
+            self._corruptions.clear()
+            self.released.set()
+            self.released = threading.Event()
 
     # --- deny -------------------------------------------------------------------
 
@@ -103,7 +120,8 @@ class Faults:
     def malform(self, account_id: str, region: str, service: str, kind: str | None) -> None:
         """Corrupt the listing of one target: ``missing_id`` drops the first record's id,
         ``bad_timestamp`` garbles its start time on the wire, ``repeated_token`` makes
-        pagination return the same token forever. ``None`` heals the target."""
+        pagination return the same token forever, ``endless_token`` a new token on
+        every page (the same records again). ``None`` heals the target."""
         spec = spec_for(service)
         key = (str(account_id), store_region(spec, region), spec.service)
         if kind is not None and kind not in MALFORM_KINDS:
@@ -118,3 +136,42 @@ class Faults:
         spec = spec_for(service)
         with self._lock:
             return self._malformed.get((account_id, store_region(spec, region), spec.service))
+
+    # --- corrupt ------------------------------------------------------------------
+
+    def corrupt(
+        self,
+        kind: str,
+        service: str = "*",
+        operation: str = "*",
+        account_id: str | None = None,
+        count: int | None = None,
+    ) -> None:
+        """Spoil successful answers on the wire, for any service (STS and
+        Organizations included): ``truncate`` cuts the body in half, ``garbage``
+        replaces it with bytes no parser reads, ``short`` sends half the body
+        under the full Content-Length and closes the connection, ``hang`` never
+        answers (until ``reset``), ``endless_token`` adds a new page token to
+        every JSON answer. ``count`` answers, or every one when None."""
+        if kind not in CORRUPT_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(CORRUPT_KINDS)}, got {kind!r}")
+        if count is not None and count < 0:
+            raise ValueError("count must be >= 0")
+        name = service if service == "*" else signing_name(service)
+        with self._lock:
+            self._corruptions.append(_Corruption(kind, name, operation, account_id, count))
+
+    def take_corruption(self, info: RequestInfo) -> str | None:
+        """The corruption planned for this answer, if any (uses one up)."""
+        with self._lock:
+            for plan in self._corruptions:
+                if (
+                    plan.remaining != 0
+                    and fnmatch.fnmatchcase(info.signing_name, plan.signing_name)
+                    and fnmatch.fnmatchcase(info.operation, plan.operation)
+                    and plan.account_id in (None, info.account_id)
+                ):
+                    if plan.remaining is not None:
+                        plan.remaining -= 1
+                    return plan.kind
+        return None

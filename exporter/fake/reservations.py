@@ -62,7 +62,13 @@ def listing(spec: ApiSpec, response: BaseResponse, params: dict[str, Any]) -> Ac
         return ActionResult({spec.result_key: records})
     size = _page_size(spec, params.get("limit"))
     try:
-        items, token = page(records, params.get("token"), size, stuck=kind == "repeated_token")
+        items, token = page(
+            records,
+            params.get("token"),
+            size,
+            stuck=kind == "repeated_token",
+            endless=kind == "endless_token",
+        )
     except ValueError as exc:
         raise FakeServiceError(spec.invalid_code, str(exc)) from None
     result: dict[str, Any] = {spec.result_key: items}

@@ -78,6 +78,17 @@ class FakeState:
         """Corrupt (or with None, heal) one target's listing."""
         self.faults.malform(account_id, region, service, kind)
 
+    def corrupt(
+        self,
+        kind: str,
+        service: str = "*",
+        operation: str = "*",
+        account_id: str | None = None,
+        count: int | None = None,
+    ) -> None:
+        """Spoil successful answers on the wire (see ``Faults.corrupt``)."""
+        self.faults.corrupt(kind, service, operation, account_id, count)
+
     def add_org_account(
         self,
         account_id: str,

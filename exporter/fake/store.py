@@ -79,13 +79,22 @@ def decode_token(token: str) -> int:
 
 
 def page(
-    records: Sequence[dict[str, Any]], token: str | None, size: int, *, stuck: bool = False
+    records: Sequence[dict[str, Any]],
+    token: str | None,
+    size: int,
+    *,
+    stuck: bool = False,
+    endless: bool = False,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of ``records`` and the token for the next page (None at the end).
 
     ``stuck`` returns the same token on every page, the way a broken endpoint
-    would, so clients can prove they do not loop forever.
+    would, so clients can prove they do not loop forever; ``endless`` a new
+    token every time, with the first page's records again.
     """
+    if endless:
+        serial = decode_token(token) + 1 if token else 10**9
+        return list(records[:size]), encode_token(serial)
     offset = decode_token(token) if token else 0
     end = offset + size
     if end >= len(records):

@@ -1,11 +1,14 @@
 """The WSGI layer in front of moto: control API, latency, expired keys,
-denied actions, throttling, strict STS, malformed bodies and the call log."""
+denied actions, throttling, strict STS, malformed and corrupted bodies and
+the call log."""
 
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from http import HTTPStatus
@@ -15,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode
 from exporter.fake import errors
 from exporter.fake.catalog import BY_CALL, wire_name
 from exporter.fake.control import CONTROL_PREFIX, handle_control
+from exporter.fake.guard import HANG_LIMIT
 from exporter.fake.identity import RequestInfo, caller_arn, describe, own_key_account
 from exporter.fake.recorder import Call
 from exporter.fake.state import FakeState
@@ -47,6 +51,7 @@ class FakeAwsApp:
         if latency:
             time.sleep(latency)
         rejection = self._reject(info)
+        declared: int | None = None  # a Content-Length other than the body's own
         if rejection is not None:
             status, headers, payload = errors.render(info.protocol, rejection)
         else:
@@ -55,6 +60,9 @@ class FakeAwsApp:
             status, headers, payload = self._call_moto(environ)
             if status < 400:
                 payload = self._after(info, payload)
+                kind = self.state.faults.take_corruption(info)
+                if kind is not None:
+                    payload, declared, headers = self._spoil(kind, info, payload, headers)
         lowered = {k.lower(): v for k, v in headers}
         code = "" if status < 400 else errors.error_code(lowered, payload)
         self.state.recorder.record(
@@ -67,9 +75,28 @@ class FakeAwsApp:
             )
         )
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-        headers.append(("Content-Length", str(len(payload))))
+        headers.append(("Content-Length", str(len(payload) if declared is None else declared)))
         start_response(f"{status} {_reason(status)}", headers)
         return [payload]
+
+    def _spoil(
+        self, kind: str, info: RequestInfo, payload: bytes, headers: list[tuple[str, str]]
+    ) -> tuple[bytes, int | None, list[tuple[str, str]]]:
+        """(body, declared Content-Length or None, headers) of a corrupted answer."""
+        if kind == "hang":
+            # Never answer in time: the client's read timeout fires first.
+            self.state.faults.released.wait(HANG_LIMIT)
+            return payload, None, headers
+        if kind == "truncate":
+            return payload[: len(payload) // 2], None, headers
+        if kind == "garbage":
+            # An HTML error page with status 200, as a misconfigured proxy sends.
+            return b"<html><body>502 Bad Gateway\x1b[2J</body></html>", None, headers
+        if kind == "short":
+            # Half the body under the whole body's length, then the connection
+            # closes: what a dying proxy sends.
+            return payload[: len(payload) // 2], len(payload), [*headers, ("Connection", "close")]
+        return _endless_token(info, payload), None, headers
 
     def _reject(self, info: RequestInfo) -> errors.Rejection | None:
         """Why AWS would refuse this request, checked in AWS's order; None if it would not."""
@@ -128,6 +155,18 @@ class FakeAwsApp:
             if close:
                 close()
         return int(captured["status"].split(" ", 1)[0]), list(captured["headers"]), payload
+
+
+def _endless_token(info: RequestInfo, payload: bytes) -> bytes:
+    """A JSON answer with a page token it has never sent before."""
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        return payload
+    spec = BY_CALL.get((info.signing_name, info.operation))
+    key = spec.token_key if spec is not None and spec.token_key else "NextToken"
+    document[key] = f"endless-{uuid.uuid4().hex}"
+    return json.dumps(document).encode()
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

@@ -3,6 +3,7 @@ latency, and malformed listings the exporter must reject."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import datetime, timezone
 
@@ -221,3 +222,128 @@ def test_bad_fault_arguments_are_refused(fake):
         fake.malform(OWN, "us-east-1", "dynamodb", "missing_id")
     with pytest.raises(ValueError, match="service:Operation"):
         fake.deny(OWN, "DescribeReservedDBInstances")
+
+
+# --- answers spoiled on the wire (corrupt) ---------------------------------------------
+
+
+def raw_answer(fake, service: str, target: str, body: bytes) -> tuple[int, dict, bytes]:
+    """One signed POST straight to the fake, read off the socket: the headers and
+    body as sent, not as a client library would make of them."""
+    import http.client
+    from urllib.parse import urlparse
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    creds = Credentials(*fake.credentials(OWN))
+    headers = {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": target,
+    }
+    request = AWSRequest("POST", fake.endpoint_url + "/", data=body, headers=headers)
+    SigV4Auth(creds, service, "us-east-1").add_auth(request)
+    url = urlparse(fake.endpoint_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    connection.request("POST", "/", body=body, headers=dict(request.headers))
+    response = connection.getresponse()
+    declared = dict(response.getheaders())
+    try:
+        payload = response.read()
+    except http.client.IncompleteRead as partial:
+        payload = partial.partial
+    connection.close()
+    return response.status, declared, payload
+
+
+def list_accounts(fake) -> tuple[int, dict, bytes]:
+    return raw_answer(fake, "organizations", "AWSOrganizationsV20161128.ListAccounts", b"{}")
+
+
+@pytest.fixture
+def organization(fake):
+    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    fake.add_org_account("222222222222", "production")
+    status, _, whole = list_accounts(fake)
+    assert status == 200 and b"production" in whole
+    return whole
+
+
+def test_truncate_sends_half_the_body_with_a_matching_length(fake, organization):
+    fake.corrupt("truncate", "organizations", "ListAccounts")
+    status, headers, body = list_accounts(fake)
+    assert status == 200
+    assert body == organization[: len(organization) // 2]
+    assert int(headers["Content-Length"]) == len(body)
+
+
+def test_garbage_sends_an_html_page_with_status_200(fake, organization):
+    fake.corrupt("garbage", "organizations", "ListAccounts")
+    status, _, body = list_accounts(fake)
+    assert status == 200
+    assert body.startswith(b"<html>") and b"\x1b[2J" in body
+
+
+def test_short_declares_the_whole_length_and_sends_half(fake, organization):
+    fake.corrupt("short", "organizations", "ListAccounts")
+    status, headers, body = list_accounts(fake)
+    assert status == 200
+    assert int(headers["Content-Length"]) == len(organization)
+    assert body == organization[: len(organization) // 2]
+
+
+def test_endless_token_adds_a_new_token_to_every_json_answer(fake, organization):
+    import json
+
+    fake.corrupt("endless_token", "organizations", "ListAccounts")
+    tokens = {json.loads(list_accounts(fake)[2])["NextToken"] for _ in range(3)}
+    assert len(tokens) == 3
+
+
+def test_count_limits_the_spoiled_answers_and_account_selects_the_caller(fake, organization):
+    fake.corrupt("garbage", "organizations", "ListAccounts", count=1)
+    assert list_accounts(fake)[2].startswith(b"<html>")
+    assert list_accounts(fake)[2] == organization
+    fake.corrupt("garbage", "organizations", "ListAccounts", account_id="999999999999")
+    assert list_accounts(fake)[2] == organization
+
+
+def test_hang_holds_the_answer_until_reset(fake, organization):
+    import threading
+
+    fake.corrupt("hang", "organizations", "ListAccounts")
+    answers: list[float] = []
+
+    def ask() -> None:
+        started = time.monotonic()
+        with contextlib.suppress(OSError):
+            list_accounts(fake)
+        answers.append(time.monotonic() - started)
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    time.sleep(1.0)
+    assert answers == []  # still waiting
+    fake.reset()
+    thread.join(10)
+    assert len(answers) == 1 and answers[0] >= 1.0
+
+
+def test_endless_token_malformation_pages_forever(fake):
+    fake.seed(OWN, "us-east-1", "memorydb", [valid("memorydb", "r-1")])
+    fake.malform(OWN, "us-east-1", "memorydb", "endless_token")
+    client = fake.client("memorydb", OWN)
+    tokens = set()
+    kwargs: dict = {}
+    for _ in range(5):
+        page = client.describe_reserved_nodes(**kwargs)
+        assert [r["ReservationId"] for r in page["ReservedNodes"]] == ["r-1"]
+        tokens.add(page["NextToken"])
+        kwargs = {"NextToken": page["NextToken"]}
+    assert len(tokens) == 5
+
+
+def test_corrupt_refuses_unknown_kinds(fake):
+    with pytest.raises(Exception, match="kind must be one of"):
+        fake.corrupt("explode", "sts")
