@@ -58,6 +58,14 @@ MAX_CONCURRENCY = 512
 MAX_PURCHASE_WINDOW_SECONDS = 365 * 86400
 RENEWAL_SCOPES = ("account", "organization")
 
+# Bounds that keep a hostile or mistaken file from hanging or crashing the loader (and a
+# reload). A config for thousands of accounts stays far inside every one of them.
+MAX_CONFIG_BYTES = 1024 * 1024  # also the most a Kubernetes ConfigMap holds
+MAX_DEPTH = 32  # levels of nesting; a config needs about 5
+MAX_VALUES = 100_000  # YAML nodes (scalars, lists, mappings), every alias counted in full
+MAX_ALIAS_VALUES = 50_000  # of those, nodes that aliases add ("billion laughs" stop here)
+MAX_HINT_CHOICES = 1000  # "did you mean" only among fewer choices than this
+
 # AWS's own character classes are ASCII; Python's \w would also accept other letters.
 _A = re.ASCII
 _ROLE_NAME = r"(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}"
@@ -99,6 +107,11 @@ class ConfigError(Exception):
 
     def __str__(self) -> str:
         return "\n".join(self.errors)
+
+
+def _escaped(char: str) -> str:
+    """``"\\x1b"`` for ESC, ``"\\n"`` for a newline, ``"\\u202e"`` for a bidi override."""
+    return char.encode("unicode_escape").decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -290,7 +303,13 @@ def _unknown_region(region: str) -> str:
 
 
 def _did_you_mean(word: str, choices: frozenset[str] | tuple[str, ...]) -> str:
-    """A hint for a misspelt name: a choice it abbreviates, else the closest spelling."""
+    """A hint for a misspelt name: a choice it abbreviates, else the closest spelling.
+
+    None among thousands of choices (account names): comparing every unknown name with
+    every choice would take minutes in a hostile file.
+    """
+    if len(choices) > MAX_HINT_CHOICES:
+        return ""
     lowered = word.lower()
     ordered = sorted(choices)
     match = [c for c in ordered if lowered and c.startswith(lowered)]
@@ -647,7 +666,9 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     source = os.fspath(path)
     try:
         with open(source, "rb") as handle:
-            raw = handle.read()
+            raw = handle.read(MAX_CONFIG_BYTES + 1)  # never more: the path may be /dev/zero
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError([_too_large(source)], source)
         text = raw.decode("utf-8-sig")  # editors on Windows may add a BOM
     except FileNotFoundError:
         raise ConfigError(
@@ -667,17 +688,135 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     except OSError as exc:
         raise ConfigError([f"{source}: cannot read: {exc.strerror}"], source) from None
     data, lines, problems = _read_yaml(text, source)
-    return _parse(data, source, lines, problems)
+    return _parse_bounded(data, source, lines, problems)
 
 
 def parse_config(data: Any, source: str = "<config>") -> Config:
     """Validate already-loaded data (e.g. ``yaml.safe_load`` output). Raises ``ConfigError``."""
-    return _parse(data, source, {}, [])
+    return _parse_bounded(data, source, {}, [])
+
+
+def _too_large(source: str) -> str:
+    return (
+        f"{source}: larger than {MAX_CONFIG_BYTES // 1024 // 1024} MiB, far more than a config "
+        "needs (and more than a Kubernetes ConfigMap holds); check that this is the config "
+        "file, and list thousands of accounts through organizations discovery instead"
+    )
+
+
+def _parse_bounded(
+    data: Any, source: str, lines: dict[Path, int], problems: list[_Problem]
+) -> Config:
+    """``_parse``, with data nested too deeply to walk reported instead of crashing.
+
+    A file cannot get here that deep (``_BoundedLoader``); data given to ``parse_config``
+    can.
+    """
+    try:
+        return _parse(data, source, lines, problems)
+    except RecursionError:
+        raise ConfigError(
+            [
+                f"{source}: lists or mappings nested too deeply to check; a config needs "
+                f"only a few levels (files are refused past {MAX_DEPTH})"
+            ],
+            source,
+        ) from None
+
+
+class _Refused(Exception):
+    """A document the loader will not read further; ``mark`` is where it stopped."""
+
+    def __init__(self, mark: yaml.Mark, message: str) -> None:
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``SafeLoader`` that stops at ``MAX_DEPTH`` levels and ``MAX_VALUES`` nodes, at most
+    ``MAX_ALIAS_VALUES`` of them added by aliases, each alias counted in full.
+
+    PyYAML shares one node per anchor, so a few hundred bytes of aliases of aliases
+    ("billion laughs") stand for billions of values once anything walks the document as
+    a tree: the line index below, the credential scan, validation. Counting while the
+    nodes are composed stops such a file at the alias that crosses the bound, before
+    anything expands it; the depth bound keeps the composer's recursion (and every walk
+    after it) far from Python's recursion limit.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0  # nodes open around the next one
+        self._values = 0
+        self._alias_values = 0
+        self._size: dict[int, int] = {}  # by id(node): nodes in it, aliases expanded
+        self._height: dict[int, int] = {}  # by id(node): its levels, aliases expanded
+        self._child_height = [0]  # per open node: the highest child so far
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            # An alias of a node still open (a recursive alias) adds one node.
+            size, height = self._size.get(id(node), 1), self._height.get(id(node), 1)
+            self._alias_values += size
+            self._values += size
+            if self._alias_values > MAX_ALIAS_VALUES:
+                raise _Refused(
+                    event.start_mark,
+                    f"refused: with alias *{event.anchor} the aliases in this file expand to "
+                    f"more than {MAX_ALIAS_VALUES} values (aliases of aliases multiply, as in "
+                    'a "billion laughs" attack); a config needs only a few small aliases: '
+                    "write the values out instead",
+                )
+            if self._depth + height > MAX_DEPTH:
+                raise _Refused(
+                    event.start_mark,
+                    f"refused: alias *{event.anchor} nests the document more than {MAX_DEPTH} "
+                    "levels deep, which no config needs; write the values out instead",
+                )
+            self._check_values(event.start_mark)
+            self._child_height[-1] = max(self._child_height[-1], height)
+            return node
+        if self._depth >= MAX_DEPTH:
+            raise _Refused(
+                event.start_mark,
+                f"refused: nested more than {MAX_DEPTH} levels deep, which no config needs; "
+                "check the brackets and indentation",
+            )
+        self._values += 1
+        self._check_values(event.start_mark)
+        before = self._values - 1
+        self._depth += 1
+        self._child_height.append(0)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            height = 1 + self._child_height.pop()
+        self._size[id(node)] = self._values - before
+        self._height[id(node)] = height
+        self._child_height[-1] = max(self._child_height[-1], height)
+        return node
+
+    def _check_values(self, mark: yaml.Mark) -> None:
+        if self._values > MAX_VALUES:
+            raise _Refused(
+                mark,
+                f"refused: the document holds more than {MAX_VALUES} values (each alias "
+                "counted in full), far more than a config needs; check that this is the "
+                "config file, and list thousands of accounts through organizations discovery "
+                "instead",
+            )
 
 
 def _read_yaml(text: str, source: str) -> tuple[Any, dict[Path, int], list[_Problem]]:
     """Parse YAML, noting the line of every key and list item, and duplicate keys."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = _BoundedLoader(text)  # refuses unprintable characters at once
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError([_reader_error_text(exc, text, source)], source) from None
     try:
         node = loader.get_single_node()
         lines: dict[Path, int] = {}
@@ -686,12 +825,26 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[Path, int], list[_Prob
             return None, lines, problems
         _index_nodes(loader, node, (), lines, problems, set())
         return loader.construct_document(node), lines, problems
+    except _Refused as exc:
+        where = f"{source}:{exc.mark.line + 1}:{exc.mark.column + 1}"
+        raise ConfigError([f"{where}: {exc.message}"], source) from None
     except yaml.MarkedYAMLError as exc:
         raise ConfigError([_yaml_error_text(exc, source)], source) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{source}: YAML error: {exc}"], source) from None
     finally:
         loader.dispose()
+
+
+def _reader_error_text(exc: yaml.reader.ReaderError, text: str, source: str) -> str:
+    position = exc.position
+    line = text.count("\n", 0, position) + 1
+    column = position - text.rfind("\n", 0, position)
+    shown = _escaped(chr(exc.character)) if isinstance(exc.character, int) else "?"
+    return (
+        f"{source}:{line}:{column}: YAML error: unprintable character {shown} is not allowed "
+        "in a YAML file; remove it"
+    )
 
 
 def _yaml_error_text(exc: yaml.MarkedYAMLError, source: str) -> str:
@@ -1100,28 +1253,33 @@ def _check_via_cycles(
     by_name: dict[str, tuple[int, AccountConfig]],
     problems: list[_Problem],
 ) -> None:
-    reported: set[frozenset[str]] = set()
+    # Each account is followed once (linear even for a chain of thousands): "open" while
+    # on the chain being followed, "done" once its chain is known to end or loop.
+    state: dict[str, str] = {}
     for _, start in accounts:
-        chain = [start.name]
+        chain: list[str] = []
         current = start
-        while current.via is not None and current.via in by_name and current.via != current.name:
-            current = by_name[current.via][1]
-            if current.name in chain:
-                loop = chain[chain.index(current.name) :]
-                if frozenset(loop) not in reported:
-                    reported.add(frozenset(loop))
-                    # Report once, at the member listed first, starting the ring there.
-                    pivot = min(range(len(loop)), key=lambda i: by_name[loop[i]][0])
-                    ring = loop[pivot:] + loop[:pivot]
-                    problems.append(
-                        _Problem(
-                            ("accounts", by_name[ring[0]][0], "via"),
-                            f"role chain loops: {' -> '.join([*ring, ring[0]])}; a chain must "
-                            "start at an account without via",
-                        )
-                    )
-                break
+        while current.name not in state:
+            state[current.name] = "open"
             chain.append(current.name)
+            if current.via is None or current.via not in by_name or current.via == current.name:
+                break
+            current = by_name[current.via][1]
+        else:
+            if state[current.name] == "open":
+                loop = chain[chain.index(current.name) :]
+                # Report once, at the member listed first, starting the ring there.
+                pivot = min(range(len(loop)), key=lambda i: by_name[loop[i]][0])
+                ring = loop[pivot:] + loop[:pivot]
+                problems.append(
+                    _Problem(
+                        ("accounts", by_name[ring[0]][0], "via"),
+                        f"role chain loops: {' -> '.join([*ring, ring[0]])}; a chain must "
+                        "start at an account without via",
+                    )
+                )
+        for name in chain:
+            state[name] = "done"
 
 
 def _render(problems: list[_Problem], lines: dict[Path, int], keys: list[Any]) -> list[str]:
