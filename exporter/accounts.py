@@ -8,6 +8,7 @@ credentials and for profiles. Discovery failures keep the last good list.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -15,12 +16,61 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from exporter.aws import PARTITION_HOME_REGION, ClientFactory, partition_of_arn
+from exporter.failures import MalformedResponse, check_deadline, describe_error
 from exporter.model import Account
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PARTITION = "aws"
 REGIONS_TTL = 24 * 3600  # enabled regions change rarely; re-read daily
+_ACCOUNT_ID = re.compile(r"\d{12}")
+
+
+# ListAccounts gives at most 20 accounts a page: 2000 pages is 40,000 accounts.
+MAX_ORGANIZATION_PAGES = 2000
+# Characters that would let a member account's name forge log lines or drive
+# a terminal: C0/C1 controls, DEL, line/paragraph separators, bidi controls.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_name(name: str) -> str:
+    """An account name set by a member-account admin, with control characters
+    written out (``\\x1b``) so it stays one printable line everywhere."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode(), name)
+
+
+class DiscoveryMemory:
+    """The last good Organizations listing, kept across config reloads.
+
+    A reload builds a new ``AccountDirectory``; without this, a reload while
+    ListAccounts fails would drop every discovered account. The listing is
+    kept raw and filtered again by each config (include/exclude may change).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._source: str | None = None
+        self._items: list[dict[str, Any]] | None = None
+        self.ok: bool | None = None  # None: discovery is off
+        self.last_success: float | None = None
+
+    def remember(self, source: str, items: list[dict[str, Any]], when: float) -> None:
+        with self._lock:
+            self._source, self._items = source, items
+            self.ok, self.last_success = True, when
+
+    def failed(self) -> None:
+        with self._lock:
+            self.ok = False
+
+    def off(self) -> None:
+        with self._lock:
+            self.ok = None
+
+    def last_good(self, source: str) -> list[dict[str, Any]] | None:
+        """The last listing read from ``source`` (the same management role)."""
+        with self._lock:
+            return list(self._items) if self._items is not None and self._source == source else None
 
 
 @dataclass(frozen=True)
@@ -39,6 +89,7 @@ class AccountDirectory:
         config: Any,
         factory: ClientFactory,
         clock: Callable[[], float] = time.time,
+        discovery: DiscoveryMemory | None = None,
     ) -> None:
         self.config = config
         self.factory = factory
@@ -46,9 +97,8 @@ class AccountDirectory:
         self._lock = threading.Lock()
         self._own_arn: str | None = None
         self._ids: dict[str, str] = {}  # profile/own account name -> id
-        self._discovered: list[Account] | None = None
+        self.discovery = discovery or DiscoveryMemory()
         self._regions: dict[str, tuple[float, tuple[str, ...]]] = {}
-        self.discovery_ok: bool | None = None
         self._static: list[Account] | None = None
 
     # -- identity -------------------------------------------------------------
@@ -116,28 +166,42 @@ class AccountDirectory:
     # -- Organizations --------------------------------------------------------
 
     def discovered_accounts(self) -> list[Account]:
-        """Active member accounts of the organization; last good list on failure."""
+        """Active member accounts of the organization; the last good listing
+        (this process's, across reloads) when ListAccounts fails."""
         org = self.config.organizations
         if not org.enabled:
+            self.discovery.off()
             return []
+        source = org.role_arn or "own credentials"
         try:
             listed = self._list_organization()
         except Exception as exc:
-            self.discovery_ok = False
-            log.warning("organizations discovery failed: %s", _short(exc))
-            return list(self._discovered or [])
-        self.discovery_ok = True
+            self.discovery.failed()
+            kept = self.discovery.last_good(source)
+            log.warning(
+                "organizations discovery failed (%s); %s",
+                _short(exc),
+                f"keeping the last good list of {len(kept)} accounts"
+                if kept is not None
+                else "no earlier list to keep: discovered accounts are not read",
+            )
+            listed = kept or []
+        else:
+            self.discovery.remember(source, listed, self.clock())
         partition = self.partition()
         accounts = []
         for item in listed:
-            account_id, name = item["Id"], item.get("Name") or item["Id"]
+            account_id = item.get("Id")
+            if not isinstance(account_id, str) or not _ACCOUNT_ID.fullmatch(account_id):
+                log.warning("organizations listed an account without a valid id; skipped")
+                continue
+            name = safe_name(str(item.get("Name") or "")) or account_id
             # `State` replaced the retired `Status`; read either.
-            state = item.get("State") or item.get("Status") or ""
+            state = str(item.get("State") or item.get("Status") or "")
             if state.upper() != "ACTIVE" or not org.selects(name, account_id):
                 continue
             accounts.append(self.config.discovered_account(name, account_id, partition))
-        self._discovered = accounts
-        return list(accounts)
+        return accounts
 
     def _list_organization(self) -> list[dict[str, Any]]:
         org = self.config.organizations
@@ -158,7 +222,14 @@ class AccountDirectory:
             session, "organizations", PARTITION_HOME_REGION.get(partition, "us-east-1")
         )
         items: list[dict[str, Any]] = []
-        for page in client.get_paginator("list_accounts").paginate():
+        max_pages = MAX_ORGANIZATION_PAGES  # read at call time: tests lower it
+        pages = client.get_paginator("list_accounts").paginate()
+        for number, page in enumerate(pages, start=1):
+            if number > max_pages:
+                raise MalformedResponse(
+                    f"ListAccounts returned more than {max_pages} pages; stopped"
+                )
+            check_deadline()
             items.extend(page.get("Accounts") or ())
         return items
 
@@ -227,4 +298,4 @@ class AccountDirectory:
 
 
 def _short(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:300]
+    return describe_error(exc)[:300]

@@ -35,6 +35,7 @@ from botocore.credentials import (
 from botocore.exceptions import NoCredentialsError
 
 from exporter import __version__
+from exporter.failures import watch
 from exporter.model import Account
 
 if TYPE_CHECKING:
@@ -231,6 +232,7 @@ class ClientFactory:
         self._sessions: dict[tuple[object, ...], AccountSession] = {}
         self._own: AccountSession | None = None
         self._warmed: set[str] = set()
+        watch(self._base)
         if on_session is not None:
             on_session(self._base)
         # Clients shared by all refresh tasks; they sign with the task's credentials.
@@ -246,6 +248,7 @@ class ClientFactory:
     def _new_session(self, profile: str | None = None) -> botocore.session.Session:
         session = botocore.session.Session(profile=profile)
         session.register_component("data_loader", self._loader)
+        watch(session)
         if self._on_session is not None:
             self._on_session(session)
         return session

@@ -18,26 +18,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
     NoCredentialsError,
-    ReadTimeoutError,
 )
-from botocore.parsers import ResponseParserError
 
-from exporter.accounts import AccountDirectory
-from exporter.aws import PARTITION_HOME_REGION, AccountSession, ClientFactory, ProfileError
-from exporter.model import GLOBAL_REGION, Account, Target
+from exporter.accounts import AccountDirectory, DiscoveryMemory
+from exporter.aws import PARTITION_HOME_REGION, AccountSession, ClientFactory
+from exporter.failures import deadline, describe_error, failure_reason, frames
+from exporter.model import GLOBAL_REGION, Account, Reservation, Target
 from exporter.ratelimit import KeyedRateLimiter
 from exporter.renewal import RenewalPolicy
 from exporter.services import REGISTRY
-from exporter.services.base import MalformedRecord, ServiceSpec, fetch
+from exporter.services.base import ServiceSpec, fetch
 from exporter.store import SnapshotStore
-from exporter.telemetry import DENIED_CODES, THROTTLING_CODES, Telemetry
+from exporter.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
+
+# A target (or an account's AssumeRole and region listing) may spend this
+# long on requests in one cycle; a request already sent may then still take
+# a read timeout. A slower one fails with reason "timeout", keeping its data.
+TARGET_DEADLINE = 90.0
+# Resolving accounts (own identity, profiles, Organizations ListAccounts).
+DIRECTORY_DEADLINE = 90.0
+# /readyz turns ready when the first cycle ends, or this long after it began.
+READY_AFTER = 60.0
 
 
 def owns(account_id: str, shard: int, total_shards: int) -> bool:
@@ -49,39 +53,6 @@ def owns(account_id: str, shard: int, total_shards: int) -> bool:
         return True
     digest = int.from_bytes(hashlib.sha256(account_id.encode()).digest(), "big")
     return digest % total_shards == shard
-
-
-def failure_reason(exc: BaseException) -> str:
-    """denied / throttled / timeout / malformed / error."""
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code in THROTTLING_CODES or status == 429:
-            return "throttled"
-        if code in DENIED_CODES or status == 403:
-            return "denied"
-        return "error"
-    if isinstance(exc, (NoCredentialsError, ProfileError)):
-        return "denied"
-    if isinstance(
-        exc,
-        (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError, ConnectionClosedError),
-    ):
-        return "timeout"
-    # botocore raises a plain ValueError for an unparseable timestamp in a response.
-    if isinstance(exc, (MalformedRecord, ResponseParserError, ValueError)):
-        return "malformed"
-    return "error"
-
-
-def describe_error(exc: BaseException) -> str:
-    """A one-line reason for logs: AWS error messages carry ARNs, never secrets."""
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        text = f"{err.get('Code')}: {err.get('Message')}"
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())[:400]
 
 
 @dataclass(frozen=True)
@@ -120,8 +91,8 @@ class WorkerPool:
                 return
             try:
                 fn()
-            except Exception:  # a task must never kill a worker
-                log.exception("refresh task crashed")
+            except Exception as exc:  # a task must never kill a worker
+                log.error("refresh task crashed: %s%s", describe_error(exc), frames(exc))
             finally:
                 with self._cond:
                     self._pending -= 1
@@ -161,7 +132,9 @@ class Refresher:
         self.shard = shard
         self.total_shards = total_shards
         self.clock = clock
-        self.ready = threading.Event()  # set when the first cycle has finished
+        # Set when the first cycle has finished, or READY_AFTER seconds into it.
+        self.ready = threading.Event()
+        self.discovery = DiscoveryMemory()  # outlives config reloads
         self._wake = threading.Event()
         self._config_lock = threading.Lock()
         self._pool: WorkerPool | None = None
@@ -173,7 +146,9 @@ class Refresher:
         """Use ``config`` from the next cycle on (and start that cycle now)."""
         with self._config_lock:
             self.config = config
-            self.directory = AccountDirectory(config, self.factory, self.clock)
+            self.directory = AccountDirectory(
+                config, self.factory, self.clock, discovery=self.discovery
+            )
         self.store.set_policy(RenewalPolicy(config.renewal.scope, config.renewal.purchase_window))
         self.telemetry.refresh_interval.set(config.refresh_interval)
         self._wake.set()
@@ -190,7 +165,9 @@ class Refresher:
         self.factory.warm(
             ["sts", "ec2", *(REGISTRY[s].client_name for s in config.services if s in REGISTRY)]
         )
-        accounts, problems = directory.accounts()
+        with deadline(DIRECTORY_DEADLINE):  # own identity, profiles, ListAccounts
+            accounts, problems = directory.accounts()
+        self.telemetry.set_discovery(self.discovery)
         accounts = [a for a in accounts if owns(a.account_id or "", self.shard, self.total_shards)]
         self.factory.forget_except(accounts)
         self.telemetry.accounts.set(len(accounts) + len(problems))
@@ -199,7 +176,9 @@ class Refresher:
         seen_lock = threading.Lock()
 
         def plan_account(account: Account) -> None:
-            for work, error in self._plan(account, directory):
+            with deadline(TARGET_DEADLINE):  # AssumeRole, regions: "all"
+                planned = self._plan(account, directory)
+            for work, error in planned:
                 if work is None:
                     continue
                 with seen_lock:
@@ -271,27 +250,31 @@ class Refresher:
         attempted = self.clock()
         t0 = time.monotonic()
         try:
-            key = (work.target.account_id, work.client_region)
-            # Every HTTP attempt (pages and retries too) takes a token for its account+region.
-            with self.factory.task_client(
-                work.session,
-                work.spec.client_name,
-                work.client_region,
-                before_send=self._throttle_hook(key),
-            ) as client:
-                reservations = fetch(
-                    work.spec,
-                    client,
-                    now=attempted,
-                    lookback=lookback,
-                    on_unknown_state=self._unknown_state,
-                )
+            with deadline(TARGET_DEADLINE):
+                reservations = self._list(work, attempted, lookback)
         except Exception as exc:
             self._fail(work.target, exc, attempted, time.monotonic() - t0)
             return
         self.store.record_success(
             work.target, reservations, attempted_at=attempted, duration=time.monotonic() - t0
         )
+
+    def _list(self, work: Work, now: float, lookback: float) -> list[Reservation]:
+        key = (work.target.account_id, work.client_region)
+        # Every HTTP attempt (pages and retries too) takes a token for its account+region.
+        with self.factory.task_client(
+            work.session,
+            work.spec.client_name,
+            work.client_region,
+            before_send=self._throttle_hook(key),
+        ) as client:
+            return fetch(
+                work.spec,
+                client,
+                now=now,
+                lookback=lookback,
+                on_unknown_state=self._unknown_state,
+            )
 
     def _throttle_hook(self, key: tuple[str, str]) -> Callable[..., None]:
         def before_send(**_: Any) -> None:  # must return None: a value would be the response
@@ -336,14 +319,18 @@ class Refresher:
 
     def run_forever(self, stop: threading.Event) -> None:
         """Run cycles until ``stop``; a config change starts the next one at once."""
+        # One slow account must not keep the whole exporter out of service.
+        timer = threading.Timer(READY_AFTER, self._ready_anyway)
+        timer.daemon = True
+        timer.start()
         while not stop.is_set():
             self._wake.clear()
             began = time.monotonic()
             try:
                 if not self.run_cycle(stop):
                     return
-            except Exception:
-                log.exception("refresh cycle failed")
+            except Exception as exc:
+                log.error("refresh cycle failed: %s%s", describe_error(exc), frames(exc))
             interval = self.config.refresh_interval
             # Up to 5 % jitter so replicas and restarts do not synchronise.
             delay = max(0.0, interval * (1 + random.uniform(-0.05, 0.0)))
@@ -351,11 +338,21 @@ class Refresher:
             if remaining > 0:
                 _wait_either(stop, self._wake, remaining)
 
+    def _ready_anyway(self) -> None:
+        if not self.ready.is_set():
+            log.warning(
+                "first refresh cycle still running after %.0fs (%d targets stored so far); "
+                "reporting ready: the rest appear as they finish",
+                READY_AFTER,
+                len(self.store),
+            )
+            self.ready.set()
+
 
 def _wait_either(a: threading.Event, b: threading.Event, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+    until = time.monotonic() + timeout
     while not (a.is_set() or b.is_set()):
-        left = deadline - time.monotonic()
+        left = until - time.monotonic()
         if left <= 0:
             return
         b.wait(min(left, 0.5))

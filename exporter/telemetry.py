@@ -14,45 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Info
 from prometheus_client.process_collector import ProcessCollector
 
 from exporter import __version__
-
-# AWS error codes, by what they mean for us.
-THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "SlowDown",
-    }
-)
-DENIED_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "UnauthorizedOperation",
-        "UnauthorizedException",
-        "AuthFailure",
-        "InvalidClientTokenId",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "UnrecognizedClientException",
-        "OptInRequired",
-    }
-)
-
-
-def outcome_of_code(code: str | None, status: int | None = None) -> str:
-    """ok / throttled / denied / error for one API attempt."""
-    if code in THROTTLING_CODES or status == 429:
-        return "throttled"
-    if code in DENIED_CODES or status == 403:
-        return "denied"
-    if code is None and status is not None and status < 300:
-        return "ok"
-    return "error"
+from exporter.failures import outcome_of_code
 
 
 class Telemetry:
@@ -115,6 +77,19 @@ class Telemetry:
             "Account x region x service targets refreshed each cycle (this shard only).",
             registry=r,
         )
+        self.discovery_success = Gauge(
+            "aws_reservation_discovery_success",
+            "1 if the last Organizations ListAccounts succeeded, 0 if it failed (the last "
+            "good list is kept). Absent when discovery is off.",
+            ["source"],
+            registry=r,
+        )
+        self.discovery_last_success = Gauge(
+            "aws_reservation_discovery_last_success_timestamp_seconds",
+            "When Organizations ListAccounts last succeeded in this process.",
+            ["source"],
+            registry=r,
+        )
         build = Info(
             "aws_reservation_exporter_build",
             "Build information of the exporter.",
@@ -122,6 +97,16 @@ class Telemetry:
         )
         build.info({"version": __version__, "python_version": platform.python_version()})
         ProcessCollector(registry=r)
+
+    def set_discovery(self, memory: Any) -> None:
+        """Export the state of Organizations discovery (nothing when it is off)."""
+        if memory.ok is None:
+            self.discovery_success.clear()
+            self.discovery_last_success.clear()
+            return
+        self.discovery_success.labels("organizations").set(1 if memory.ok else 0)
+        if memory.last_success is not None:
+            self.discovery_last_success.labels("organizations").set(memory.last_success)
 
     def hook_session(self, session: Any) -> None:
         """Count every API attempt of a botocore session, retries included."""

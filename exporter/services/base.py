@@ -45,6 +45,10 @@ COMMON_STATES: Mapping[str, Meaning] = MappingProxyType(
 )
 
 
+# 1000 pages of 100 records: far beyond any real account, region and service.
+MAX_PAGES = 1000
+
+
 class Pagination(enum.Enum):
     NONE = "none"  # one call returns everything (EC2)
     PAGINATOR = "paginator"  # botocore ships a paginator
@@ -72,22 +76,35 @@ class ServiceSpec:
 
         return xform_name(self.operation)
 
-    def list_records(self, client: Any) -> Iterator[Mapping[str, Any]]:
-        """Yield every raw record, following pagination."""
+    def list_records(
+        self, client: Any, max_pages: int | None = None
+    ) -> Iterator[Mapping[str, Any]]:
+        """Yield every raw record, following pagination.
+
+        An endpoint that keeps inventing page tokens must not hold a cycle:
+        more than ``max_pages`` pages fail the target as malformed.
+        """
+        max_pages = max_pages or MAX_PAGES  # read at call time: tests lower it
+        for number, page in enumerate(self._pages(client), start=1):
+            if number > max_pages:
+                raise MalformedRecord(
+                    f"{self.operation} returned more than {max_pages} pages; stopped reading"
+                )
+            yield from page.get(self.result_key) or ()
+
+    def _pages(self, client: Any) -> Iterator[Mapping[str, Any]]:
         if self.pagination is Pagination.PAGINATOR:
-            paginator = client.get_paginator(self.method_name)
-            for page in paginator.paginate():
-                yield from page.get(self.result_key) or ()
+            yield from client.get_paginator(self.method_name).paginate()
             return
         call = getattr(client, self.method_name)
         if self.pagination is Pagination.NONE:
-            yield from call().get(self.result_key) or ()
+            yield call()
             return
         kwargs: dict[str, Any] = {}
         seen: set[str] = set()
         while True:
             page = call(**kwargs)
-            yield from page.get(self.result_key) or ()
+            yield page
             token = page.get(self.token_key)
             if not token:
                 return
