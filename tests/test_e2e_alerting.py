@@ -69,6 +69,7 @@ QUIET_ALERTS = {
     "ReservationExporterDown",
     "ReservationExporterAbsent",
     "ReservationExporterConfigReloadFailed",
+    "ReservationExporterDiscoveryFailing",
 }
 
 
@@ -162,6 +163,8 @@ def seed(fake: FakeAws, now: datetime) -> None:
     )
     fake.add_role(SANDBOX_ROLE)
     fake.deny(SANDBOX, "ec2:DescribeReservedInstances")
+    fake.add_org_account(OWN, "finance", management_account_id=OWN)
+    fake.add_org_account(SANDBOX, "sandbox")
 
 
 def rules_with_short_for() -> dict[str, Any]:
@@ -229,6 +232,9 @@ def start_exporter(fake: FakeAws, workdir: Path) -> tuple[subprocess.Popen[bytes
         "regions": ["us-east-1"],
         "services": ["ec2", "rds"],
         "accounts": [{"name": "finance"}, {"name": "sandbox", "role_arn": SANDBOX_ROLE}],
+        # The same two accounts, listed by Organizations: discovery's health
+        # series exist, and configured accounts win over discovered ones.
+        "organizations": {"enabled": True},
     }
     (workdir / "exporter.yaml").write_text(yaml.safe_dump(config))
     port = free_port()
