@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NoReturn
 
@@ -98,10 +99,14 @@ Path = tuple[str | int, ...]
 
 
 class ConfigError(Exception):
-    """The configuration cannot be used. ``errors`` holds every problem as ``path: message``."""
+    """The configuration cannot be used. ``errors`` holds every problem as ``path: message``.
+
+    Control and invisible formatting characters in a message (from a key or value in the
+    file) are shown escaped, e.g. ``\\x1b``, so printing an error cannot drive a terminal.
+    """
 
     def __init__(self, errors: list[str], source: str = "<config>") -> None:
-        self.errors = list(errors)
+        self.errors = [_printable(error) for error in errors]
         self.source = source
         super().__init__("\n".join(self.errors))
 
@@ -109,9 +114,27 @@ class ConfigError(Exception):
         return "\n".join(self.errors)
 
 
+# C0/C1 controls (newline, ESC...), formatting characters (bidi overrides, zero-width
+# spaces), line and paragraph separators, lone surrogates: nothing a label or a line of a
+# log or terminal should carry raw.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def _unprintable(text: str) -> list[str]:
+    """The characters of ``text`` that must not be printed raw, in order, each once."""
+    found = {ch: None for ch in text if unicodedata.category(ch) in _UNPRINTABLE}
+    return list(found)
+
+
 def _escaped(char: str) -> str:
     """``"\\x1b"`` for ESC, ``"\\n"`` for a newline, ``"\\u202e"`` for a bidi override."""
     return char.encode("unicode_escape").decode("ascii")
+
+
+def _printable(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(_escaped(ch) if unicodedata.category(ch) in _UNPRINTABLE else ch for ch in text)
 
 
 @dataclass(frozen=True)
@@ -372,14 +395,25 @@ def _check_services(value: Any) -> tuple[str, ...]:
     return tuple(services)
 
 
-def _text(what: str) -> BeforeValidator:
-    """A non-empty string; numbers and booleans are refused rather than silently converted."""
+def _text(what: str, *, printed: str | None = None) -> BeforeValidator:
+    """A non-empty string; numbers and booleans are refused rather than silently converted.
+
+    With ``printed`` (why the text ends up in labels, logs or terminals), control and
+    invisible formatting characters are refused too.
+    """
 
     def check(value: Any) -> str:
         if not isinstance(value, str):
             _fail(f"must be text: {what} (quote it if YAML reads it as a number or boolean)")
         if not value.strip():
             _fail(f"must not be empty: {what}")
+        found = _unprintable(value) if printed else []
+        if found:
+            shown = repr(value) if len(value) <= 80 else f"{value[:77]!r}..."
+            _fail(
+                f"{shown} contains control or invisible formatting characters "
+                f"({', '.join(map(_escaped, found))}): {printed}; use only visible characters"
+            )
         return value
 
     return BeforeValidator(check)
@@ -491,13 +525,28 @@ class AccountConfig(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    name: Annotated[str, _text("the account's label, e.g. production")]
+    name: Annotated[
+        str,
+        _text(
+            "the account's label, e.g. production",
+            printed="the name becomes the `account` label and is printed in logs and terminals",
+        ),
+    ]
     id: AccountId | None = None
     role_arn: RoleArn | None = None
     external_id: ExternalId | None = Field(default=None, repr=False)
     session_name: SessionName | None = None
     session_duration: SessionDuration | None = None
-    profile: Annotated[str, _text("a profile name from ~/.aws/config")] | None = None
+    profile: (
+        Annotated[
+            str,
+            _text(
+                "a profile name from ~/.aws/config",
+                printed="the profile name is printed in logs and terminals",
+            ),
+        ]
+        | None
+    ) = None
     via: Annotated[str, _text("the name of another account")] | None = None
     regions: Regions | None = None
     services: Services | None = None
@@ -1132,6 +1181,7 @@ def _check_accounts(
             )
         else:
             first_index[name] = index
+    _check_duplicate_ids(raw_accounts, problems)
     raw_names = set(first_index)
     by_name = {a.name: (i, a) for i, a in accounts if first_index.get(a.name) == i}
     own: tuple[int, AccountConfig] | None = None
@@ -1178,6 +1228,42 @@ def _check_accounts(
         _check_chained_duration(account, index, defaults, problems)
 
     _check_via_cycles(accounts, by_name, problems)
+
+
+def _raw_account_id(item: Any) -> tuple[str, str] | None:
+    """``(key, id)``: the 12-digit id an account entry names, from ``id`` else ``role_arn``."""
+    if not isinstance(item, dict):
+        return None
+    written = item.get("id")
+    if isinstance(written, str) and _ACCOUNT_ID_RE.fullmatch(written):
+        return "id", written
+    arn = item.get("role_arn")
+    match = _ROLE_ARN_RE.fullmatch(arn) if isinstance(arn, str) else None
+    return ("role_arn", match.group(2)) if match else None
+
+
+def _check_duplicate_ids(raw_accounts: list[Any], problems: list[_Problem]) -> None:
+    """One entry per AWS account: a second one would read it and export it twice."""
+    first_index: dict[str, int] = {}
+    for index, item in enumerate(raw_accounts):
+        found = _raw_account_id(item)
+        if found is None:
+            continue
+        key, account_id = found
+        if account_id not in first_index:
+            first_index[account_id] = index
+            continue
+        first = first_index[account_id]
+        name = raw_accounts[first].get("name")
+        named = f" ({name!r})" if isinstance(name, str) else ""
+        problems.append(
+            _Problem(
+                ("accounts", index, key),
+                f"account {account_id} is already configured as accounts[{first}]{named}; "
+                "list each account once (else it is read and exported twice): keep one entry "
+                "and give it every region and service it needs",
+            )
+        )
 
 
 def _check_one_account(account: AccountConfig, path: Path, problems: list[_Problem]) -> None:

@@ -194,3 +194,147 @@ def test_thousands_of_unknown_via_names_get_no_slow_did_you_mean(tmp_path: Path)
         "accounts[0].via: no account named 'taem-0'; via must name another account in this "
         "list (line 3)"
     )
+
+
+# ------------------------------------------------ names and echoed values (labels, logs)
+
+UNPRINTABLE = [
+    "\x00",
+    "\x07",
+    "\t",
+    "\n",
+    "\r",
+    "\x1b",
+    "\x7f",
+    "\x85",  # NEL
+    "\x9b",  # CSI
+    "\u2028",  # line separator
+    "\u2029",  # paragraph separator
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",  # bidi embeddings and overrides
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",  # bidi isolates
+    "\u200e",
+    "\u200f",
+    "\u061c",  # bidi marks
+    "\u200b",  # zero-width space
+    "\ufeff",  # zero-width no-break space
+]
+
+
+def raw_characters_in(text: str) -> list[str]:
+    return [ch for ch in text if not ch.isprintable()]
+
+
+@pytest.mark.parametrize("char", UNPRINTABLE, ids=lambda c: f"U+{ord(c):04X}")
+def test_account_name_with_a_control_or_formatting_character_is_refused_escaped(
+    char: str,
+) -> None:
+    shown = char.encode("unicode_escape").decode("ascii")
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"regions": ["us-east-1"], "accounts": [{"name": f"prod{char}x"}]})
+    (error,) = caught.value.errors
+    assert error.startswith(
+        f"accounts[0].name: 'prod{shown}x' contains control or invisible formatting "
+        f"characters ({shown}): the name becomes the `account` label"
+    )
+    assert raw_characters_in(str(caught.value)) == []
+
+
+def test_raw_bidi_override_in_a_file_is_refused_and_shown_escaped(tmp_path: Path) -> None:
+    path = write(tmp_path, "regions: [us-east-1]\naccounts:\n  - name: \u202enoitcudorp\n")
+    assert refused(path) == [
+        "accounts[0].name: '\\u202enoitcudorp' contains control or invisible formatting "
+        "characters (\\u202e): the name becomes the `account` label and is printed in logs "
+        "and terminals; use only visible characters (line 3)"
+    ]
+
+
+@pytest.mark.parametrize(
+    "name", ["Équipe données", "東京 production", "prod 🚀", "a-b_c.d (eu) #1", "x\u00a0y"]
+)
+def test_names_in_any_script_with_spaces_and_symbols_are_accepted(name: str) -> None:
+    config = parse_config({"regions": ["us-east-1"], "accounts": [{"name": name}]})
+    assert config.accounts[0].name == name
+
+
+def test_no_error_message_echoes_a_control_character_raw() -> None:
+    data = {
+        "regions": ["us-east-1", "\x1b[31meu-west-1"],
+        "services": ["ec2\n"],
+        "refresh_interval": "1h\x1b[2J",
+        "\x1b]0;title\x07": 1,
+        "accounts": [
+            {"name": "a\nb", "id": "111111111111"},
+            {"name": "a\nb", "id": "222222222222"},
+            {"name": "d", "id": "333333333333", "via": "c\u202e"},
+        ],
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    text = str(caught.value)
+    assert raw_characters_in(text.replace("\n", "")) == []
+    assert len(text.splitlines()) == len(caught.value.errors)
+    assert "\\x1b]0;title\\x07: unknown key" in text
+    assert "accounts[2].via: no account named 'c\\u202e'" in text
+    assert "accounts[1].name: duplicate account name 'a\\nb'" in text
+
+
+def test_config_error_escapes_whatever_message_it_is_given() -> None:
+    error = ConfigError(["x: bad \x1b[2J\u2028value", "plain"])
+    assert error.errors == ["x: bad \\x1b[2J\\u2028value", "plain"]
+    assert str(error) == "x: bad \\x1b[2J\\u2028value\nplain"
+
+
+# -------------------------------------------------------------------- one entry per account
+
+
+def test_same_account_id_under_two_names_names_both_entries() -> None:
+    data = {
+        "regions": ["us-east-1"],
+        "accounts": [
+            {"name": "production", "role_arn": "arn:aws:iam::111111111111:role/Reader"},
+            {"name": "staging", "id": "222222222222"},
+            {"name": "prod-eu", "id": "111111111111", "regions": ["eu-west-1"]},
+            {"name": "staging-2", "role_arn": "arn:aws-cn:iam::222222222222:role/Other"},
+        ],
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    advice = (
+        "list each account once (else it is read and exported twice): keep one entry and "
+        "give it every region and service it needs"
+    )
+    assert caught.value.errors == [
+        "accounts[2].id: account 111111111111 is already configured as accounts[0] "
+        f"('production'); {advice}",
+        "accounts[3].role_arn: account 222222222222 is already configured as accounts[1] "
+        f"('staging'); {advice}",
+    ]
+
+
+def test_accounts_without_a_written_id_are_never_duplicates() -> None:
+    config = parse_config(
+        {
+            "regions": ["us-east-1"],
+            "accounts": [
+                {"name": "payer"},
+                {"name": "sandbox", "profile": "sandbox"},
+                {"name": "dev", "profile": "dev"},
+                {"name": "production", "id": "111111111111"},
+                {"name": "staging", "role_arn": "arn:aws:iam::222222222222:role/Reader"},
+            ],
+        }
+    )
+    assert [a.account_id for a in config.accounts] == [
+        None,
+        None,
+        None,
+        "111111111111",
+        "222222222222",
+    ]
