@@ -1,4 +1,9 @@
-"""Logging set-up: text or JSON lines on stderr."""
+"""Logging set-up: text or JSON lines on stderr, one line per record.
+
+Messages carry AWS-controlled text (Organizations account names, reservation
+ids, error messages): both formatters escape control characters so such a
+value can neither forge a log line nor act on a terminal (exporter.terminal).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import json
 import logging
 import sys
 from datetime import datetime, timezone
+
+from exporter.terminal import json_safe, printable
 
 LEVELS = ("debug", "info", "warning", "error")
 
@@ -22,7 +29,19 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        # json.dumps escapes C0; json_safe the C1 controls, U+2028/U+2029 and bidi.
+        return json_safe(json.dumps(entry, ensure_ascii=False))
+
+
+class TextFormatter(logging.Formatter):
+    """``ts LEVEL logger: message`` with every control character of the whole
+    formatted record (message, arguments, traceback) escaped: one record, one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def setup_logging(level: str = "info", fmt: str = "text") -> None:
@@ -30,7 +49,7 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter(TEXT_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
