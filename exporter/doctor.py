@@ -30,9 +30,10 @@ from exporter.accounts import AccountDirectory
 from exporter.aws import PARTITION_HOME_REGION, AccountSession, ClientFactory, ProfileError
 from exporter.model import Account
 from exporter.refresher import describe_error, failure_reason
-from exporter.report import Progress, command_config, format_table, is_tty, log_to
+from exporter.report import Progress, command_config, is_tty, log_to
 from exporter.services import REGISTRY
 from exporter.services.base import ServiceSpec
+from exporter.terminal import format_table, json_safe, printable
 
 EXIT_OK = 0
 EXIT_MISSING = 1
@@ -535,9 +536,12 @@ def _status(exc: BaseException) -> str:
 
 
 def render_text(diagnosis: Diagnosis) -> str:
+    """The table and what to fix, for a terminal: every value that comes from AWS or
+    Organizations (names, ARNs, AWS's messages) has its control characters escaped."""
+    p = printable
     lines = []
     if diagnosis.identity:
-        lines.append(f"exporter identity: {diagnosis.identity}\n\n")
+        lines.append(f"exporter identity: {p(diagnosis.identity)}\n\n")
     rows = [
         (
             c.account,
@@ -554,19 +558,21 @@ def render_text(diagnosis: Diagnosis) -> str:
         return "".join(lines)
     lines.append("\nWhat to fix:\n")
     for fix in diagnosis.fixes:
-        lines.append(f"\n* {fix.account}" + (f" ({fix.account_id})" if fix.account_id else ""))
-        lines.append(f": {fix.problem}\n")
+        lines.append(
+            f"\n* {p(fix.account)}" + (f" ({p(fix.account_id)})" if fix.account_id else "")
+        )
+        lines.append(f": {p(fix.problem)}\n")
         if fix.aws_message:
-            lines.append(f"  AWS said: {fix.aws_message}\n")
+            lines.append(f"  AWS said: {p(fix.aws_message)}\n")
         if len(fix.causes) > 1:
             lines.append("  AWS gives the same answer for each of these; check them in turn:\n")
-        lines.extend(f"    - {cause}\n" for cause in fix.causes)
+        lines.extend(f"    - {p(cause)}\n" for cause in fix.causes)
         if fix.trust_statement:
             lines.append("  The role's trust policy needs a statement like:\n")
-            lines.append(_indent(json.dumps(fix.trust_statement, indent=2), 4))
+            lines.append(_indent(json_safe(json.dumps(fix.trust_statement, indent=2)), 4))
         if fix.policy:
-            lines.append(f"  Add to the policy of {fix.attach_to}:\n")
-            lines.append(_indent(json.dumps(fix.policy, indent=2), 4))
+            lines.append(f"  Add to the policy of {p(fix.attach_to)}:\n")
+            lines.append(_indent(json_safe(json.dumps(fix.policy, indent=2)), 4))
     return "".join(lines)
 
 
@@ -577,7 +583,7 @@ def render_json(diagnosis: Diagnosis) -> str:
         "checks": [asdict(c) for c in diagnosis.checks],
         "fixes": [asdict(f) for f in diagnosis.fixes],
     }
-    return json.dumps(document, indent=2) + "\n"
+    return json_safe(json.dumps(document, indent=2)) + "\n"
 
 
 def _indent(text: str, spaces: int) -> str:

@@ -19,16 +19,18 @@ import csv
 import io
 import json
 import logging
+import math
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from exporter.model import Reservation, Target, TargetResult
 from exporter.renewal import Renewal, in_demand, renewed_text
+from exporter.terminal import format_table, json_safe, printable
 
 log = logging.getLogger(__name__)
 
@@ -162,9 +164,19 @@ def expiring_within(rows: Sequence[ReportRow], window: float) -> list[ReportRow]
 # ----------------------------------------------------------------------- rendering
 
 
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
 def iso(ts: float) -> str:
-    """Unix seconds as ISO 8601 UTC with a Z, to the second."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Unix seconds as ISO 8601 UTC with a Z, to the second; always a 4-digit year
+    (``strftime("%Y")`` writes year 1 as ``1`` on glibc)."""
+    return _utc(ts).isoformat() + "Z"
+
+
+def table_time(ts: float) -> str:
+    """``2030-01-06 00:00`` (UTC, to the minute) for the table."""
+    return _utc(ts).isoformat(sep=" ", timespec="minutes")
 
 
 def _record(row: ReportRow) -> dict[str, Any]:
@@ -191,21 +203,41 @@ def render_json(
         "reservations": [_record(r) for r in rows],
         "failed_targets": [asdict(f) for f in failed],
     }
-    return json.dumps(document, indent=2) + "\n"
+    return json_safe(json.dumps(document, indent=2)) + "\n"
 
 
 CSV_COLUMNS = tuple(ReportRow.__dataclass_fields__)
+# A spreadsheet evaluates a cell starting with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text_cell(value: str) -> str:
+    """A text cell a spreadsheet will not run: one that starts with ``= + - @``, a
+    tab or a carriage return, or with ``= + - @`` after leading whitespace (some
+    spreadsheets trim it), gets a leading ``'`` (OWASP's CSV injection advice)."""
+    if value.startswith(_FORMULA_START) or value.lstrip().startswith(_FORMULA_START[:4]):
+        return "'" + value
+    return value
 
 
 def render_csv(rows: Sequence[ReportRow]) -> str:
-    """One header line, then one line per reservation (empty cells for missing values)."""
+    """One header line, then one line per reservation (empty cells for missing values).
+
+    Text cells go through ``csv_text_cell``; numbers (``days_left`` is
+    negative for ended reservations) are written as numbers.
+    """
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         record = _record(row)
         record["renewed_by"] = " ".join(row.renewed_by)
-        writer.writerow({k: "" if v is None else v for k, v in record.items()})
+        writer.writerow(
+            {
+                k: "" if v is None else csv_text_cell(v) if isinstance(v, str) else v
+                for k, v in record.items()
+            }
+        )
     return buffer.getvalue()
 
 
@@ -227,7 +259,8 @@ _RIGHT = frozenset({"COUNT", "DAYS LEFT", "RENEWED", "HOURLY COST"})
 
 
 def render_table(rows: Sequence[ReportRow]) -> str:
-    """A plain-text table for people."""
+    """A plain-text table for people: control characters escaped, columns capped
+    (``exporter.terminal.format_table``)."""
     cells = [
         (
             r.account,
@@ -238,7 +271,7 @@ def render_table(rows: Sequence[ReportRow]) -> str:
             r.type or "-",
             "-" if r.count is None else str(r.count),
             r.state,
-            datetime.fromtimestamp(r.end, tz=timezone.utc).strftime("%Y-%m-%d %H:%M"),
+            table_time(r.end),
             f"{r.days_left:.1f}",
             renewed_text(r.renewal_covered_ratio),
             "-" if r.hourly_cost is None else f"{r.hourly_cost:.4f} {r.currency}",
@@ -246,24 +279,6 @@ def render_table(rows: Sequence[ReportRow]) -> str:
         for r in rows
     ]
     return format_table(TABLE_HEADERS, cells, right=_RIGHT)
-
-
-def format_table(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[str] = frozenset()
-) -> str:
-    """Columns padded to their widest cell, two spaces apart; ``right`` columns right-aligned."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [
-            c.rjust(w) if h in right else c.ljust(w)
-            for h, c, w in zip(headers, cells, widths, strict=True)
-        ]
-        return "  ".join(parts).rstrip()
-
-    return "\n".join([line(headers), *(line(r) for r in rows)]) + "\n"
 
 
 # ------------------------------------------------------------------------ progress
@@ -460,13 +475,33 @@ def command_config(opts: argparse.Namespace, stack: contextlib.ExitStack, err: T
     ``--demo``, else ``--config.file``; None after printing why (exit 2)."""
     from exporter.cli import load_config_or_exit
 
-    if not opts.demo:
-        return load_config_or_exit(opts.config_file)
+    with one_shot_config_warnings():
+        if not opts.demo:
+            return load_config_or_exit(opts.config_file)
+        try:
+            return stack.enter_context(demo_fake())
+        except ImportError as exc:
+            print(f"--demo: {exc}", file=err)
+            return None
+
+
+def _daemon_only(record: logging.LogRecord) -> bool:
+    """False for the config's warning about a short refresh_interval: it is about
+    the daemon's schedule, and ``report`` and ``doctor`` run one cycle."""
+    return "refresh_interval" not in str(record.msg)
+
+
+@contextlib.contextmanager
+def one_shot_config_warnings() -> Iterator[None]:
+    """While loading the config for a one-shot command, drop the warnings that only
+    concern the daemon (a filter on the ``exporter.config`` logger: its other
+    warnings, such as an unknown region, still show)."""
+    logger = logging.getLogger("exporter.config")
+    logger.addFilter(_daemon_only)
     try:
-        return stack.enter_context(demo_fake())
-    except ImportError as exc:
-        print(f"--demo: {exc}", file=err)
-        return None
+        yield
+    finally:
+        logger.removeFilter(_daemon_only)
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -517,7 +552,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_at(text: str) -> float:
-    """``2025-06-01`` (midnight UTC) or an ISO 8601 time; naive means UTC."""
+    """``2025-06-01`` (midnight UTC) or an ISO 8601 time; naive means UTC.
+
+    Raises ValueError for people, also for a time whose UTC date falls outside
+    the years 0001-9999 (``0001-01-01T00:00:00+01:00``).
+    """
     value = text.strip()
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"
@@ -529,7 +568,14 @@ def parse_at(text: str) -> float:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
+    try:
+        at = parsed.timestamp()
+        iso(at)  # every output names the time in UTC
+    except (OverflowError, ValueError, OSError):
+        raise ValueError(
+            f"--at: {text!r} is out of range: in UTC it must fall between 0001-01-01 and 9999-12-31"
+        ) from None
+    return at
 
 
 def _window(flag: str, text: str | None) -> float | None:
@@ -537,10 +583,48 @@ def _window(flag: str, text: str | None) -> float | None:
         return None
     from exporter.config import parse_duration
 
+    if text.strip().startswith("-"):
+        example = (
+            f"{flag} 60d, or {flag} 0d for only what has already ended"
+            if flag == "--within"
+            else f"{flag} 7d"
+        )
+        raise ValueError(
+            f"{flag}: the window must not be negative (got {text.strip()}); it is how far "
+            f"ahead to look from now (or --at), e.g. {example}"
+        )
     try:
-        return parse_duration(text, allow_zero=True)
+        seconds = parse_duration(text, allow_zero=True)
     except ValueError as exc:
         raise ValueError(f"{flag}: {exc}") from None
+    if not math.isfinite(seconds):
+        raise ValueError(f"{flag}: too large: {text.strip()[:40]}...; e.g. {flag} 3650d")
+    return seconds
+
+
+_WINDOW_FLAGS = ("--within", "--fail-within")
+
+
+def _glue_negative_windows(argv: Sequence[str]) -> list[str]:
+    """``--within -3d`` as ``--within=-3d``: argparse takes ``-3d`` for a flag and
+    says only "expected one argument"; glued, the value reaches ``_window``,
+    which says what is wrong with it."""
+    args = list(argv)
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        nxt = args[i + 1] if i + 1 < len(args) else ""
+        if arg in _WINDOW_FLAGS and nxt[:1] == "-" and nxt[1:2].isdigit():
+            out.append(f"{arg}={nxt}")
+            i += 2
+            continue
+        if arg == "--":
+            out.extend(args[i:])
+            break
+        out.append(arg)
+        i += 1
+    return out
 
 
 def main(
@@ -558,7 +642,7 @@ def main(
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     parser = build_parser()
-    opts = parser.parse_args(list(sys.argv[2:] if argv is None else argv))
+    opts = parser.parse_args(_glue_negative_windows(sys.argv[2:] if argv is None else argv))
     try:
         at = parse_at(opts.at) if opts.at else time.time()
         within = _window("--within", opts.within)
@@ -606,26 +690,55 @@ def _exit_status(
 ) -> int:
     if failed:
         print(
-            f"{len(failed)} of {total} targets could not be read; the report is incomplete "
-            "(run `aws-reservation-exporter doctor` to see which permissions are missing):",
+            f"{len(failed)} of {total} targets could not be read; the report is incomplete:",
             file=err,
         )
         for f in failed:
             print(
-                f"  account={f.account} account_id={f.account_id or '?'} region={f.region} "
-                f"service={f.service}: {f.reason}",
+                printable(
+                    f"  account={f.account} account_id={f.account_id or '?'} region={f.region} "
+                    f"service={f.service}: {f.reason}"
+                ),
                 file=err,
             )
+        for hint in failure_hints(f.reason for f in failed):
+            print(hint, file=err)
     if fail_within is not None:
         expiring = expiring_within(rows, fail_within)
         if expiring:
             print(
                 f"{len(expiring)} reservation(s) not fully renewed end within the --fail-within "
-                "window: " + ", ".join(r.reservation_id for r in expiring),
+                "window: " + printable(", ".join(r.reservation_id for r in expiring)),
                 file=err,
             )
             return EXIT_EXPIRING
     return EXIT_INCOMPLETE if failed else EXIT_OK
+
+
+# What to do about each failure reason (exporter.failures.failure_reason).
+FAILURE_HINTS = {
+    "denied": "denied: a permission is missing or a role cannot be assumed; run "
+    "`aws-reservation-exporter doctor` to see which IAM actions are missing where",
+    "throttled": "throttled: AWS still throttled the calls after the retries; run again "
+    "later, or lower `concurrency` in the configuration",
+    "timeout": "timeout: AWS did not answer in time or could not be reached; check the "
+    "network, any proxy and the endpoint, then run again",
+    "malformed": "malformed: AWS, or a proxy in between, returned an answer that could not "
+    "be read; run again, and check the proxy if it persists",
+    "error": "error: the call failed for another reason; the `refresh failed` warning "
+    "logged above has AWS's message",
+}
+
+
+def failure_hints(reasons: Iterable[str]) -> list[str]:
+    """One line per distinct reason, in FAILURE_HINTS order (unknown reasons last)."""
+    seen = set(reasons)
+    order = [*FAILURE_HINTS, *sorted(seen - FAILURE_HINTS.keys())]
+    return [
+        "  " + FAILURE_HINTS.get(reason, printable(f"{reason}: see the warnings above"))
+        for reason in order
+        if reason in seen
+    ]
 
 
 def log_to(stream: TextIO) -> None:

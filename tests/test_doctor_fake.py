@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import botocore.session
@@ -296,3 +297,90 @@ def test_bad_config_exits_2(tmp_path, capsys):
     code, out, _ = run("--config.file", str(bad))
     assert code == 2 and out == ""
     assert "nope" in capsys.readouterr().err
+
+
+EVIL = "555555555555"
+FORGING_NAME = "evil\n2026-01-01 ERROR forged\x1b[2J\u202e"
+FORGING_SHOWN = "evil\\n2026-01-01 ERROR forged\\x1b[2J\\u202e"
+RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202e]")
+
+
+def test_hostile_account_names_from_organizations_reach_the_terminal_escaped(fake, tmp_path):
+    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    fake.add_org_account(MEMBER, "=cmd|' /C calc'!A0")
+    fake.add_org_account(EVIL, FORGING_NAME)  # no role: AssumeRole is refused
+    fake.add_role(ROLE.format(MEMBER), trusted_account_ids=[OWN])
+    path = write_config(
+        tmp_path,
+        services=["savingsplans"],
+        accounts=[{"name": "payer"}],
+        organizations={"enabled": True, "exclude": [OWN]},
+    )
+    code, out, err = run("--config.file", path, "--log.level", "debug")
+    assert code == 1
+    assert not RAW.search(out) and not RAW.search(err)
+    lines = out.splitlines()
+    assert not any(line.startswith("2026-01-01") for line in lines)
+    rows = [re.split(r"\s{2,}", line) for line in lines]
+    assert [FORGING_SHOWN, EVIL, "sts:AssumeRole role/ReservationExporter", "DENIED"] in rows
+    assert [
+        "=cmd|' /C calc'!A0",
+        MEMBER,
+        "savingsplans:DescribeSavingsPlans",
+        "ok",
+        "global",
+    ] in rows
+    assert f"* {FORGING_SHOWN} ({EVIL}): cannot assume {ROLE.format(EVIL)}" in lines
+    said = next(line for line in lines if line.startswith("  AWS said: "))
+    assert "is not authorized to perform: sts:AssumeRole" in said
+    code, out, _ = run("--config.file", path, "--format", "json")
+    assert code == 1 and not RAW.search(out)
+    assert {c["account"] for c in json.loads(out)["checks"]} >= {"=cmd|' /C calc'!A0"}
+
+
+def test_what_aws_said_and_every_other_value_is_escaped_for_the_terminal():
+    hostile = "AccessDenied: no\x1b[2J\r\n* forged (1): fine\u2028\x9b31m\x07"
+    diagnosis = doctor.Diagnosis(
+        identity="arn:aws:sts::111111111111:assumed-role/R/s\x1b]0;title\x07",
+        checks=[doctor.Check("acc\x1b[31m", "1\n2", "rds:Describe\tX", doctor.DENIED, "us\x85")],
+        fixes=[
+            doctor.Fix(
+                "acc\x1b[31m",
+                "1\n2",
+                "denied: rds:X\rforged",
+                hostile,
+                ("cause\none", "cause\x1b[2Jtwo"),
+                attach_to="arn:aws:iam::1:role/R\u202e",
+                policy=read_policy(["rds:X"]),
+            )
+        ],
+    )
+    text = doctor.render_text(diagnosis)
+    assert not RAW.search(text)
+    assert text.splitlines() == [
+        "exporter identity: arn:aws:sts::111111111111:assumed-role/R/s\\x1b]0;title\\x07",
+        "",
+        "ACCOUNT      ACCOUNT ID  CHECK            RESULT  WHERE",
+        "acc\\x1b[31m  1\\n2        rds:Describe\\tX  DENIED  us\\x85",
+        "",
+        "What to fix:",
+        "",
+        "* acc\\x1b[31m (1\\n2): denied: rds:X\\rforged",
+        "  AWS said: AccessDenied: no\\x1b[2J\\r\\n* forged (1): fine\\u2028\\x9b31m\\x07",
+        "  AWS gives the same answer for each of these; check them in turn:",
+        "    - cause\\none",
+        "    - cause\\x1b[2Jtwo",
+        "  Add to the policy of arn:aws:iam::1:role/R\\u202e:",
+        *("    " + line for line in json.dumps(read_policy(["rds:X"]), indent=2).splitlines()),
+    ]
+    document = json.loads(doctor.render_json(diagnosis))
+    assert document["fixes"][0]["aws_message"] == hostile  # JSON keeps the value, escaped
+
+
+def test_a_short_refresh_interval_is_not_warned_about_by_doctor(fake, tmp_path):
+    path = write_config(
+        tmp_path, refresh_interval="1m", services=["savingsplans"], accounts=[{"name": "payer"}]
+    )
+    code, _, err = run("--config.file", path, "--log.level", "warning")
+    assert code == 0
+    assert "refresh_interval" not in err and "exporter.config" not in err

@@ -5,16 +5,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import datetime, timezone
 
 import pytest
 
+from exporter import report
 from exporter.model import Reservation, Target, TargetResult
 from exporter.renewal import RenewalPolicy, renewed_text
 from exporter.report import (
     CSV_COLUMNS,
+    FAILURE_HINTS,
+    csv_text_cell,
     expiring_within,
     failed_targets,
+    failure_hints,
+    iso,
     parse_at,
     render_csv,
     render_json,
@@ -215,6 +221,190 @@ def test_at_rejects_garbage_with_an_example():
         parse_at("next tuesday")
 
 
+YEAR_1 = datetime(1, 1, 1, tzinfo=timezone.utc).timestamp()
+
+
+def test_years_before_1000_have_four_digits_in_json_csv_and_table():
+    assert iso(YEAR_1) == "0001-01-01T00:00:00Z"
+    assert iso(datetime(999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()) == (
+        "0999-12-31T23:59:59Z"
+    )
+    assert iso(AT + 0.9) == "2030-01-01T00:00:00Z"  # to the second, never rounded up
+    rows = report_rows(RESULTS, YEAR_1)
+    document = json.loads(render_json(rows, [], YEAR_1, None))
+    assert document["as_of"] == "0001-01-01T00:00:00Z"
+    ancient = [
+        Reservation(
+            reservation_id="r-old",
+            state="retired",
+            start=YEAR_1,
+            end=YEAR_1 + DAY + 90,
+            instance_count=1,
+            instance_type="t3.micro",
+        )
+    ]
+    rows = report_rows([result("a", "1", "us-east-1", "ec2", *ancient)], YEAR_1)
+    assert render_table(rows).splitlines()[1].split()[8:10] == ["0001-01-02", "00:01"]
+    assert next(csv.DictReader(io.StringIO(render_csv(rows))))["end"] == "0001-01-02T00:01:30Z"
+
+
+@pytest.mark.parametrize(
+    ("text", "at"),
+    [
+        ("0001-01-01", "0001-01-01T00:00:00Z"),
+        ("9999-12-31T23:59:59", "9999-12-31T23:59:59Z"),
+        ("9999-12-31T23:59:59-00:00", "9999-12-31T23:59:59Z"),
+    ],
+)
+def test_at_accepts_the_first_and_last_representable_times(text, at):
+    assert iso(parse_at(text)) == at
+
+
+@pytest.mark.parametrize(
+    "text", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "0001-01-01T00:59:59+01:00"]
+)
+def test_at_outside_the_utc_calendar_is_a_usage_error(text, capsys):
+    with pytest.raises(ValueError, match="out of range: in UTC it must fall between 0001-01-01"):
+        parse_at(text)
+    with pytest.raises(SystemExit) as exited:
+        report.main(["--at", text], stdout=io.StringIO(), stderr=io.StringIO())
+    assert exited.value.code == 2
+    assert "--at: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--within", "-3d"],
+        ["--within=-3d"],
+        ["--within", " -3d"],
+        ["--format", "json", "--within", "-3d", "--at", "2030-01-01"],
+    ],
+)
+def test_a_negative_window_says_so_with_an_example(argv, capsys):
+    with pytest.raises(SystemExit) as exited:
+        report.main(argv, stdout=io.StringIO(), stderr=io.StringIO())
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert (
+        "error: --within: the window must not be negative (got -3d); it is how far ahead to "
+        "look from now (or --at), e.g. --within 60d, or --within 0d for only what has "
+        "already ended"
+    ) in err
+    assert "expected one argument" not in err
+
+
+def test_a_negative_fail_within_says_so_too(capsys):
+    with pytest.raises(SystemExit) as exited:
+        report.main(["--fail-within", "-1d"], stdout=io.StringIO(), stderr=io.StringIO())
+    assert exited.value.code == 2
+    assert "--fail-within: the window must not be negative (got -1d)" in capsys.readouterr().err
+
+
+def test_a_window_too_large_for_a_number_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exited:
+        report.main(["--within", "9" * 400 + "d"], stdout=io.StringIO(), stderr=io.StringIO())
+    assert exited.value.code == 2
+    assert "--within: too large" in capsys.readouterr().err
+
+
+def test_a_missing_window_value_is_still_argparses_error(capsys):
+    with pytest.raises(SystemExit):
+        report.main(["--within", "--format", "json"], stdout=io.StringIO(), stderr=io.StringIO())
+    assert "argument --within: expected one argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+        ("+1+2", "'+1+2"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("  =1+2", "'  =1+2"),
+        ("\n@x", "'\n@x"),
+        ("db-a", "db-a"),
+        ("a=b", "a=b"),
+        ("", ""),
+    ],
+)
+def test_csv_text_cells_never_start_a_formula(value, cell):
+    assert csv_text_cell(value) == cell
+
+
+def test_csv_quotes_hostile_text_but_not_negative_numbers():
+    rows = report_rows(
+        [
+            result(
+                '=HYPERLINK("http://x")',
+                "111111111111",
+                "us-east-1",
+                "rds",
+                rds("+evil", -10, state="retired", instance_type="@t"),
+                rds("-dash", 3),
+            )
+        ],
+        AT,
+    )
+    got = [
+        (r["account"], r["reservation_id"], r["type"], r["days_left"])
+        for r in csv.DictReader(io.StringIO(render_csv(rows)))
+    ]
+    assert got == [
+        ('\'=HYPERLINK("http://x")', "'+evil", "'@t", "-10.0"),
+        ('\'=HYPERLINK("http://x")', "'-dash", "db.r6g.large", "3.0"),
+    ]
+
+
+def test_the_table_escapes_control_characters_and_caps_long_cells():
+    rows = report_rows(
+        [
+            result(
+                "evil\n2026-01-01 ERROR forged\x1b[2J",
+                "111111111111",
+                "us-east-1",
+                "rds",
+                rds("db-\u202e\x9b31m", 3),
+                rds("r" * 5000, 4),
+                rds("i" * 60, 5),
+            )
+        ],
+        AT,
+    )
+    lines = render_table(rows).splitlines()
+    assert len(lines) == 4
+    name = "evil\\n2026-01-01 ERROR forged\\x1b[2J"
+    assert [re.split(r"\s{2,}", line)[:5:4] for line in lines[1:]] == [
+        [name, "db-\\u202e\\x9b31m"],
+        [name, "r" * 57 + "..."],
+        [name, "i" * 60],  # at the cap: whole
+    ]
+    assert lines[1].startswith("evil\\n2026-01-01 ERROR forged\\x1b[2J  111111111111")
+    assert max(map(len, lines)) < 250
+
+
+@pytest.mark.parametrize(
+    ("reasons", "expected"),
+    [
+        (["denied", "denied"], ["denied"]),
+        (["error", "timeout", "throttled"], ["throttled", "timeout", "error"]),
+        (["malformed"], ["malformed"]),
+    ],
+)
+def test_failure_hints_are_one_per_reason(reasons, expected):
+    assert failure_hints(reasons) == [f"  {FAILURE_HINTS[r]}" for r in expected]
+
+
+def test_only_denied_suggests_the_doctor():
+    assert [r for r, hint in FAILURE_HINTS.items() if "doctor" in hint] == ["denied"]
+    assert "network" in FAILURE_HINTS["timeout"]
+    assert "proxy" in FAILURE_HINTS["malformed"]
+    assert "concurrency" in FAILURE_HINTS["throttled"]
+    assert failure_hints(["new\x1b[2J"]) == ["  new\\x1b[2J: see the warnings above"]
+
+
 # Two RDS reservations of 2 ending in 5 days; a new purchase of 3 covers one fully
 # and the other by half (earliest end first, then id).
 RENEWING = [
@@ -291,3 +481,20 @@ def test_queued_rows_need_no_renewal_and_never_fail_the_window():
 )
 def test_renewed_text_never_rounds_a_gap_up_to_full(ratio, text):
     assert renewed_text(ratio) == text
+
+
+def test_the_stderr_list_of_failed_targets_escapes_every_value():
+    # Discovery may escape account names itself; the list must not rely on it.
+    failed = [
+        report.FailedTarget(
+            "evil\n2026-01-01 ERROR forged\x1b[2J", "1\r2", "us\x85", "rds", "denied"
+        ),
+    ]
+    err = io.StringIO()
+    assert report._exit_status([], failed, None, err, 4) == report.EXIT_INCOMPLETE
+    assert err.getvalue().splitlines() == [
+        "1 of 4 targets could not be read; the report is incomplete:",
+        "  account=evil\\n2026-01-01 ERROR forged\\x1b[2J account_id=1\\r2 region=us\\x85 "
+        "service=rds: denied",
+        f"  {FAILURE_HINTS['denied']}",
+    ]
