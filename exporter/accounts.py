@@ -18,6 +18,7 @@ from typing import Any
 from exporter.aws import PARTITION_HOME_REGION, ClientFactory, partition_of_arn
 from exporter.failures import MalformedResponse, check_deadline, describe_error
 from exporter.model import Account
+from exporter.terminal import printable
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +29,13 @@ _ACCOUNT_ID = re.compile(r"\d{12}")
 
 # ListAccounts gives at most 20 accounts a page: 2000 pages is 40,000 accounts.
 MAX_ORGANIZATION_PAGES = 2000
-# Characters that would let a member account's name forge log lines or drive
-# a terminal: C0/C1 controls, DEL, line/paragraph separators, bidi controls.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def safe_name(name: str) -> str:
     """An account name set by a member-account admin, with control characters
-    written out (``\\x1b``) so it stays one printable line everywhere."""
-    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode(), name)
+    written out (``\\x1b``, ``\\n``) so it stays one printable line everywhere:
+    labels, alerts, logs and terminals."""
+    return printable(name)
 
 
 class DiscoveryMemory:
