@@ -13,26 +13,36 @@ The file format is a subset of the Prometheus exporter-toolkit web config::
 
 Any other key is an error. Certificate, key and client CA files are re-read when they change
 on disk, so a rotated certificate is served from the next connection without a restart.
+
+Failed basic auth is rate-limited per client address (``authenticate``): after
+``FAILED_AUTH_LIMIT`` failures within ``FAILED_AUTH_WINDOW`` seconds the client is answered
+429 without running bcrypt until the window ends, and at most ``BCRYPT_CONCURRENCY`` bcrypt
+checks run at once, so a flood of wrong passwords cannot pin every CPU. Credentials that
+already succeeded are checked from a cache without bcrypt and are never limited.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import collections
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
+import math
 import os
 import re
 import secrets
 import socket
 import ssl
 import threading
-from collections.abc import Hashable, Mapping
+import time
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import bcrypt
 import yaml
@@ -42,6 +52,8 @@ log = logging.getLogger(__name__)
 __all__ = [
     "BASIC_AUTH_CHALLENGE",
     "CLIENT_AUTH_TYPES",
+    "AuthDecision",
+    "FailedAuthLimiter",
     "TLSSettings",
     "WebConfig",
     "WebConfigError",
@@ -75,6 +87,12 @@ _OLD_VERSIONS = ("TLS10", "TLS11")
 # $2a$/$2b$/$2y$, a two-digit cost 04..31, then 22 characters of salt and 31 of hash.
 _BCRYPT_HASH = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
 _BCRYPT_MAX_PASSWORD_BYTES = 72
+
+FAILED_AUTH_LIMIT = 10  # failed attempts per client address ...
+FAILED_AUTH_WINDOW = 60.0  # ... within this many seconds, then 429 until the window ends
+FAILED_AUTH_CLIENTS = 4096  # addresses remembered (least recently failed forgotten first)
+#: bcrypt checks at once (it releases the GIL): half the CPUs, so serving and refreshing go on.
+BCRYPT_CONCURRENCY = max(1, (os.cpu_count() or 1) // 2)
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -428,6 +446,87 @@ class _ReloadingContext:
         return None
 
 
+# --------------------------------------------------------------------------- rate limiting
+
+
+class AuthDecision(NamedTuple):
+    """The answer to one request's credentials: ``ok``, or refused; ``retry_after`` seconds
+    (> 0) when refused without checking because of too many failures (HTTP 429)."""
+
+    ok: bool
+    retry_after: int = 0
+
+
+def client_key(address: str | None) -> str | None:
+    """What failures are counted by: the IPv4 address, or the IPv6 /64 (one host's share)."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+class FailedAuthLimiter:
+    """At most ``limit`` failures per client within ``window`` seconds of its first one.
+
+    Fixed windows: a client's first failure opens its window; when the window has passed,
+    the count starts again. Memory is bounded: at most ``max_clients`` are remembered, the
+    one whose window started first is forgotten first.
+    """
+
+    def __init__(
+        self,
+        limit: int = FAILED_AUTH_LIMIT,
+        window: float = FAILED_AUTH_WINDOW,
+        max_clients: int = FAILED_AUTH_CLIENTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.max_clients = max_clients
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures: collections.OrderedDict[str, tuple[float, int]] = (
+            collections.OrderedDict()
+        )  # client -> (window start, failures)
+
+    def retry_after(self, client: str | None) -> int:
+        """Whole seconds until ``client`` may try again; 0 if it may now."""
+        if client is None:
+            return 0
+        with self._lock:
+            entry = self._failures.get(client)
+            if entry is None:
+                return 0
+            started, failures = entry
+            left = started + self.window - self._clock()
+            if left <= 0:
+                del self._failures[client]
+                return 0
+            return math.ceil(left) if failures >= self.limit else 0
+
+    def failed(self, client: str | None) -> None:
+        if client is None:
+            return
+        with self._lock:
+            now = self._clock()
+            started, failures = self._failures.pop(client, (now, 0))
+            if started + self.window <= now:
+                started, failures = now, 0
+            self._failures[client] = (started, failures + 1)
+            while len(self._failures) > self.max_clients:
+                self._failures.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._failures)
+
+
 # --------------------------------------------------------------------------- the config
 
 
@@ -449,6 +548,8 @@ class WebConfig:
         # seconds skip bcrypt, and the cache holds neither passwords nor fast unsalted hashes.
         self._cache_key = secrets.token_bytes(32)
         self._verified: dict[str, bytes] = {}
+        self.limiter = FailedAuthLimiter()
+        self._bcrypt_slots = threading.BoundedSemaphore(BCRYPT_CONCURRENCY)
         self._reloader = _ReloadingContext(tls) if tls is not None else None
         if self._users and tls is None:
             log.warning(
@@ -497,16 +598,32 @@ class WebConfig:
         """True when the Authorization header holds valid credentials, or no users are set.
 
         Malformed headers, unknown users, wrong passwords and passwords over bcrypt's 72-byte
-        limit are all False; this never raises for client input and never logs it.
+        limit are all False; this never raises for client input and never logs it. Not rate
+        limited (see ``authenticate``); waits for a bcrypt slot.
         """
+        return self._check(authorization_header, None, wait=True).ok
+
+    def authenticate(self, authorization_header: str | None, client: str | None) -> AuthDecision:
+        """``check_basic_auth`` for a request from address ``client``, rate limited.
+
+        Refused with ``retry_after`` (answer 429, no bcrypt) while ``client`` has had too many
+        failures, or when every bcrypt slot is busy; credentials that succeeded before pass
+        from the cache either way. A request without credentials is refused (401) but is not
+        counted as a failure: browsers send one before asking for the password.
+        """
+        return self._check(authorization_header, client_key(client), wait=False)
+
+    def _check(self, header: str | None, client: str | None, *, wait: bool) -> AuthDecision:
         if not self._users:
-            return True
-        credentials = _parse_basic_auth(authorization_header)
+            return AuthDecision(True)
+        credentials = _parse_basic_auth(header)
         if credentials is None:
-            return False
+            return AuthDecision(False)
         user, password = credentials
         if len(password) > _BCRYPT_MAX_PASSWORD_BYTES:
-            return False  # bcrypt would silently ignore the rest; refuse rather than truncate
+            # bcrypt would silently ignore the rest; refuse rather than truncate
+            self.limiter.failed(client)
+            return AuthDecision(False)
         hashed = self._users.get(user)
         known = hashed is not None
         if hashed is None:
@@ -517,14 +634,23 @@ class WebConfig:
         ).digest()
         cached = self._verified.get(user)
         if known and cached is not None and hmac.compare_digest(cached, digest):
-            return True
+            return AuthDecision(True)
+        wait_seconds = self.limiter.retry_after(client)
+        if wait_seconds:
+            return AuthDecision(False, wait_seconds)
+        if not self._bcrypt_slots.acquire(blocking=wait):
+            return AuthDecision(False, 1)
         try:
             ok = bcrypt.checkpw(password, hashed)
         except ValueError:
-            return False
+            ok = False
+        finally:
+            self._bcrypt_slots.release()
         if ok and known:
             self._verified[user] = digest
-        return ok and known
+            return AuthDecision(True)
+        self.limiter.failed(client)
+        return AuthDecision(False)
 
 
 def _parse_basic_auth(header: str | None) -> tuple[str, bytes] | None:
