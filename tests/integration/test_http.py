@@ -15,6 +15,7 @@ import yaml
 from exporter.webconfig import load_web_config
 from tests.integration.conftest import OWN_ACCOUNT, parse_samples
 from tests.integration.test_faults import CONFIG, seed
+from tests.test_server_hostile import Wire
 from tests.webconfigs.pki import build_pki
 
 
@@ -81,6 +82,63 @@ def test_gzip_when_asked(running):
     assert code == 200 and headers["Content-Encoding"] == "gzip"
     samples = parse_samples(gzip.decompress(body).decode())
     assert any(k[0] == "aws_reservation_days_until_expiry" for k in samples)
+
+
+def test_gzip_refused_with_q_zero_is_not_sent(running):
+    code, headers, body = request(
+        running.exporter.port, "GET", "/metrics", {"Accept-Encoding": "gzip;q=0, identity"}
+    )
+    assert code == 200 and "Content-Encoding" not in headers
+    assert b"aws_reservation_days_until_expiry" in body
+
+
+def test_security_headers(running):
+    port = running.exporter.port
+    for path in ("/", "/metrics", "/healthz", "/nope"):
+        _, headers, _ = request(port, "GET", path)
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Server"].startswith("aws-reservation-exporter/")
+        assert "Python" not in headers["Server"]
+    _, headers, _ = request(port, "GET", "/")
+    csp = headers["Content-Security-Policy"]
+    assert csp.startswith("default-src 'none'; style-src 'sha256-")
+    assert "frame-ancestors 'none'" in csp and "base-uri 'none'" in csp
+    assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_a_post_body_on_keep_alive_gets_one_answer_and_the_connection_goes_on(running):
+    body = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"  # a request, if it were misread
+    with socket.create_connection(("127.0.0.1", running.exporter.port), timeout=10) as sock:
+        wire = Wire(sock)
+        sock.sendall(
+            b"POST /-/reload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s"
+            % (len(body), body)
+        )
+        status, _, answer = wire.answer("POST")
+        assert (status, answer) == (200, b"config reloaded\n")
+        assert wire.silent(0.5)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert wire.answer()[::2] == (200, b"ok\n")
+        assert wire.silent(0.3)
+
+
+def test_abandoned_requests_render_nothing(running):
+    port = running.exporter.port
+
+    def metrics_answered() -> float:
+        samples = parse_samples(request(port, "GET", "/metrics")[2].decode())
+        key = (
+            "aws_reservation_http_requests_total",
+            frozenset({("path", "/metrics"), ("code", "200")}),
+        )
+        return samples.get(key, 0.0)
+
+    before = metrics_answered()
+    for _ in range(50):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # and gone
+    assert request(port, "GET", "/healthz")[0] == 200
+    assert metrics_answered() == before + 1  # only the scrape that read the counter
 
 
 def test_malformed_requests_get_4xx_and_service_continues(running):
