@@ -14,6 +14,7 @@ import logging
 import os
 import platform
 import re
+import signal
 import socket
 import sys
 from collections.abc import Mapping, Sequence
@@ -138,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in SUBCOMMANDS:
         return run_subcommand(args[0], args[1:])
+    if argv is None:  # the process's entry point, not a call from a test
+        exit_zero_on_stop_signals()
     parser = serve_parser()
     opts = parser.parse_args(args)
     if not 0 <= opts.shard < max(opts.total_shards, 1) or opts.total_shards < 1:
@@ -148,6 +151,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_demo(opts)
     return serve(opts)
+
+
+def exit_zero_on_stop_signals() -> None:
+    """SIGTERM/SIGINT during start-up exit 0 at once (DESIGN §5), not 143 or a traceback.
+
+    Installed before the slow imports and the config are loaded; the running exporter
+    replaces it with its own (stop scheduling, finish or abandon tasks, exit 0).
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
 
 def load_config_or_exit(path: str):  # type: ignore[no-untyped-def]

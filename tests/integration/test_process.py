@@ -167,6 +167,44 @@ def test_sigterm_exits_zero_quickly_even_mid_refresh(process, fake_env):
     assert took < 10
 
 
+def _catches(pid: int, sig: int) -> bool:
+    """Whether process ``pid`` has a handler installed for ``sig`` (/proc SigCgt)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    except FileNotFoundError:
+        pass
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_as_soon_as_python_runs_exits_zero(process, sig):
+    proc = process()
+    spawned = time.monotonic()
+    # Wait for SIGTERM's handler: Python itself handles SIGINT (KeyboardInterrupt) from the start.
+    while not _catches(proc.proc.pid, signal.SIGTERM):
+        assert proc.proc.poll() is None, proc.output()
+        assert time.monotonic() - spawned < 10, "no handler for SIGTERM"
+        time.sleep(0.001)
+    # The handler is in before the slow imports and the config: nothing listens yet.
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", proc.port), timeout=1).close()
+    code, took = proc.stop(sig)
+    assert code == 0, proc.output()
+    assert took < 5
+    assert "Traceback" not in proc.output()
+
+
+def test_sigterm_a_quarter_second_after_spawning_exits_zero(process):
+    proc = process()
+    time.sleep(0.25)  # Python is up (~0.05 s), the exporter still starting (the 143 window)
+    code, took = proc.stop(signal.SIGTERM)
+    assert code == 0, proc.output()
+    assert took < 5
+
+
 def test_sigint_exits_zero(process):
     proc = process()
     proc.wait_ready()
