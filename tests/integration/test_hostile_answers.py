@@ -117,6 +117,14 @@ def failed_targets(samples: dict) -> set[tuple[str, str, str]]:
     return {target for target, value in success.items() if value == 0.0}
 
 
+def only_failed(samples: dict, service: str, reason: str) -> None:
+    """production's target of ``service`` alone failed, for ``reason``, and every
+    reservation is still exported (the failed target's from its last good data)."""
+    assert failed_targets(samples) == {("production", region_of(service), service)}
+    assert errors_by_reason(samples) == {("production", service, reason): 1.0}
+    assert reservation_ids(samples) == expected_ids()
+
+
 @pytest.mark.parametrize("kind", ["truncate", "garbage", "short"])
 @pytest.mark.parametrize("service", SERVICES)
 def test_a_spoiled_listing_fails_its_target_as_malformed_and_keeps_its_data(
@@ -127,10 +135,7 @@ def test_a_spoiled_listing_fails_its_target_as_malformed_and_keeps_its_data(
     started = time.monotonic()
     samples = harness.cycle()
     assert time.monotonic() - started < 30
-    assert failed_targets(samples) == {("production", region_of(service), service)}
-    assert errors_by_reason(samples) == {("production", service, "malformed"): 1.0}
-    # The failed target's last good reservation is still exported.
-    assert reservation_ids(samples) == expected_ids()
+    only_failed(samples, service, "malformed")
     text = logs.getvalue()
     assert f"service={service} reason=malformed" in text
     assert not LEAKS.search(text), LEAKS.search(text)
@@ -163,13 +168,12 @@ def test_endless_page_tokens_stop_at_the_page_cap(harness, logs, monkeypatch, se
     started = time.monotonic()
     samples = harness.cycle()
     assert time.monotonic() - started < 30
-    assert failed_targets(samples) == {("production", region_of(service), service)}
-    assert errors_by_reason(samples) == {("production", service, "malformed"): 1.0}
-    assert reservation_ids(samples) == expected_ids()
+    only_failed(samples, service, "malformed")
     assert "more than 25 pages" in logs.getvalue()
-    # It stopped right at the cap: 25 pages read, no more asked for.
+    # It stopped at the cap: the first cycle's one page, then 25 pages and the
+    # 26th, refused on arrival; nothing after it was asked for.
     calls = harness.fake.calls(account_id=PROD, service=service)
-    assert len(calls) == 1 + 26  # the first cycle's page, then the 26th page is refused
+    assert len(calls) == 1 + 26
     assert all(c.outcome == "ok" for c in calls)
 
 
@@ -187,9 +191,7 @@ def test_a_hung_listing_times_out_and_the_rest_of_the_cycle_finishes(
     fake_env.reset()  # release the hung answer
     # Deadline (3 s) plus at most one read timeout (2 s), not 5 attempts x 2 s.
     assert took < 8, took
-    assert failed_targets(samples) == {("production", "us-east-1", "rds")}
-    assert errors_by_reason(samples) == {("production", "rds", "timeout"): 1.0}
-    assert reservation_ids(samples) == expected_ids()
+    only_failed(samples, "rds", "timeout")
 
 
 def test_a_hung_assume_role_does_not_hold_the_cycle(fake_env, logs, monkeypatch) -> None:
