@@ -120,6 +120,25 @@ def test_load_benchmark_scrapes_during_refresh_without_errors() -> None:
     assert "0 problem(s)." in out
 
 
+def test_slowclients_benchmark_counts_no_answer_to_abandoned_requests() -> None:
+    out = run_bench("bench.slowclients", "--clients", "50", "--hold", "0.5", "--scrapes", "2")
+
+    counted = {
+        phase: (int(answers), int(renders))
+        for phase, answers, renders in re.findall(
+            r"^\|\s+(1 s after they closed|50 silent for \d+ s) \|(?:[^|]+\|){5}"
+            r"\s+(\d+) \|\s+(\d+) \|",
+            out,
+            re.M,
+        )
+    }
+    assert counted == {"1 s after they closed": (0, 0), "50 silent for 13 s": (0, 0)}, out
+    assert re.search(r"\|\s+/healthz \|\s+2 \|\s+0 \|", out), out
+    assert re.search(r"\|\s+/metrics \|\s+2 \|\s+0 \|", out), out
+    assert "SIGTERM exit status 0" in out
+    assert "0 problem(s)" in out
+
+
 # --- the helpers behind the verdicts --------------------------------------------------
 
 
