@@ -9,11 +9,13 @@ arrived complete (request line, headers and any Content-Length body), and only
 then is it handed to one of at most ``MAX_WORKERS`` worker threads. So slow or
 half-open clients hold no thread, a request whose client went away before
 finishing it is never answered (and /metrics never rendered for it), and a
-body is never parsed as the next request. Limits: ``REQUEST_TIMEOUT`` from
-connect (or from a kept-alive connection's first byte) to a complete request,
-``IDLE_TIMEOUT`` between requests on a kept-alive connection, at most
-``MAX_CONNECTIONS`` open (the longest-waiting one is closed for a new one),
-``MAX_HEAD_BYTES`` of request line and headers, ``MAX_BODY_BYTES`` of body.
+body is never parsed as the next request. /healthz and /readyz are answered
+by the loop itself, so probes never wait behind workers busy with slow
+readers. Limits: ``REQUEST_TIMEOUT`` from connect (or from a kept-alive
+connection's first byte) to a complete request, ``IDLE_TIMEOUT`` between
+requests on a kept-alive connection, at most ``MAX_CONNECTIONS`` open (the
+longest-waiting one is closed for a new one), ``MAX_HEAD_BYTES`` of request
+line and headers, ``MAX_BODY_BYTES`` of body.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ SWEEP_INTERVAL = 0.25  # seconds between deadline checks
 ACCEPT_BATCH = 64  # connections accepted per wake-up, so reads are not starved
 
 _REQUEST_PATHS = READ_PATHS | {"/-/reload"}
+_PROBE_PATHS = (b"/healthz", b"/readyz")
 _QVALUE = re.compile(r"(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)")
 _INLINE = re.compile(r"<(style|script)(\s[^>]*)?>(.*?)</\1\s*>", re.S | re.I)
 
@@ -297,7 +300,9 @@ class ExporterHTTPServer(HTTPServer):
         self._stopped.set()  # not serving
         self._loop_done = False
         self._accept_paused_until: float | None = None
-        self._tasks: queue.SimpleQueue[tuple[_Connection, Frame] | None] = queue.SimpleQueue()
+        self._tasks: queue.SimpleQueue[tuple[_Connection, Frame, bytes | None] | None] = (
+            queue.SimpleQueue()
+        )
         self._idle_workers = threading.Semaphore(0)
         self._workers: list[threading.Thread] = []
 
@@ -491,28 +496,61 @@ class ExporterHTTPServer(HTTPServer):
             room -= len(data)
 
     def _advance(self, conn: _Connection) -> None:
-        if conn.buffer[:1] in (b"\r", b"\n"):
-            # Empty lines before a request line are ignored (RFC 9112 §2.2).
-            stripped = conn.buffer.lstrip(b"\r\n")
-            del conn.buffer[: len(conn.buffer) - len(stripped)]
-            conn.framer.reset()
-        if conn.idle and conn.buffer:
-            conn.idle = False
-            conn.deadline = time.monotonic() + self.request_timeout
-        frame = conn.framer.frame(conn.buffer)
-        if frame is not None:
-            self._dispatch(conn, frame)
-        elif conn.eof:
-            if conn.buffer:
-                log.debug("connection from %s closed mid-request: ignored", conn.address[0])
-            self._close(conn)
+        while True:
+            if conn.buffer[:1] in (b"\r", b"\n"):
+                # Empty lines before a request line are ignored (RFC 9112 §2.2).
+                stripped = conn.buffer.lstrip(b"\r\n")
+                del conn.buffer[: len(conn.buffer) - len(stripped)]
+                conn.framer.reset()
+            if conn.idle and conn.buffer:
+                conn.idle = False
+                conn.deadline = time.monotonic() + self.request_timeout
+            frame = conn.framer.frame(conn.buffer)
+            if frame is None:
+                if conn.eof:
+                    if conn.buffer:
+                        log.debug("connection from %s closed mid-request: ignored", conn.address[0])
+                    self._close(conn)
+                return
+            line = bytes(conn.buffer[: conn.buffer.find(b"\n")])
+            if frame.error is not None or not _is_probe(line):
+                self._dispatch(conn, frame)
+                return
+            if not self._answer_probe(conn, frame):
+                return
+            # Kept alive: a pipelined request may be buffered already.
 
-    def _dispatch(self, conn: _Connection, frame: Frame) -> None:
+    def _answer_probe(self, conn: _Connection, frame: Frame) -> bool:
+        """Answer /healthz or /readyz here, so probes never wait for a worker (all of them
+        may be writing to slow readers). True when the connection reads on."""
+        request = bytes(conn.buffer[: frame.size])
+        del conn.buffer[: frame.size]
+        out = io.BytesIO()
+        handler = Handler(conn.sock, conn.address, self, raw=request, frame=frame, out=out)
+        data = out.getvalue()
+        close = handler.close_connection or frame.close or conn.eof
+        try:
+            sent = conn.sock.send(data)
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            sent = 0
+        if sent < len(data):  # the client is not reading: a worker may wait for it
+            self._dispatch(conn, Frame(0, close=close), pending=data[sent:])
+            return False
+        if close:
+            self._linger(conn)
+            return False
+        conn.framer.reset()
+        conn.idle = not conn.buffer
+        timeout = self.idle_timeout if conn.idle else self.request_timeout
+        conn.deadline = time.monotonic() + timeout
+        return True
+
+    def _dispatch(self, conn: _Connection, frame: Frame, pending: bytes | None = None) -> None:
         assert self._selector is not None
         self._selector.unregister(conn.sock)
         self._waiting.pop(id(conn), None)
         conn.state = _BUSY
-        self._tasks.put((conn, frame))
+        self._tasks.put((conn, frame, pending))
         if self._idle_workers.acquire(blocking=False):
             return
         if len(self._workers) < self.max_workers:
@@ -625,10 +663,13 @@ class ExporterHTTPServer(HTTPServer):
             task = self._tasks.get()
             if task is None:
                 return
-            conn, frame = task
+            conn, frame, pending = task
             action = "close"
             try:
-                action = self._answer(conn, frame)
+                if pending is None:
+                    action = self._answer(conn, frame)
+                else:
+                    action = self._finish_write(conn, pending, frame.close)
             except Exception:
                 log.exception("answering %s failed", conn.address[0])
             finally:
@@ -648,6 +689,15 @@ class ExporterHTTPServer(HTTPServer):
             return "linger"
         return "resume"
 
+    def _finish_write(self, conn: _Connection, pending: bytes, close: bool) -> str:
+        try:
+            conn.sock.settimeout(self.write_timeout)
+            conn.sock.sendall(pending)
+        except OSError as exc:
+            log.debug("connection from %s ended: %s", conn.address[0], exc)
+            return "close"
+        return "linger" if close or conn.eof else "resume"
+
     def _give_back(self, conn: _Connection, action: str) -> None:
         with self._lock:
             if not self._loop_done:
@@ -658,6 +708,15 @@ class ExporterHTTPServer(HTTPServer):
 
 
 # --------------------------------------------------------------------------- responses
+
+
+def _is_probe(request_line: bytes) -> bool:
+    words = request_line.split()
+    return (
+        len(words) == 3
+        and words[0] in (b"GET", b"HEAD")
+        and words[1].split(b"?", 1)[0] in _PROBE_PATHS
+    )
 
 
 def batched(pieces: list[bytes], size: int = WRITE_SIZE) -> Iterator[bytes]:
@@ -768,15 +827,19 @@ class Handler(BaseHTTPRequestHandler):
         *,
         raw: bytes = b"",
         frame: Frame | None = None,
+        out: io.BytesIO | None = None,
     ) -> None:
         self._raw = raw
         self._frame = frame if frame is not None else Frame(len(raw))
+        self._out = out
         super().__init__(request, client_address, server)
 
     def setup(self) -> None:
         self.connection = self.request
         self.rfile = io.BytesIO(self._raw)
-        self.wfile = _SocketWriter(self.request)  # type: ignore[assignment]
+        # The answer goes to the socket, or into ``out`` for the event loop to send.
+        writer = self._out if self._out is not None else _SocketWriter(self.request)
+        self.wfile = writer  # type: ignore[assignment]
 
     def finish(self) -> None:
         pass

@@ -508,3 +508,44 @@ def test_gzip_is_not_sent_when_refused_with_q_zero():
         assert headers["Content-Encoding"] == "gzip"
         assert gzip.decompress(body).startswith(b"# HELP")
         assert headers["Vary"] == "Accept-Encoding"
+
+
+def test_probes_are_answered_while_every_worker_is_busy():
+    with serving(max_workers=1) as served:
+        served.render_delay = 1.5
+        slow = threading.Thread(target=served.get, args=("/metrics",))
+        slow.start()
+        served.wait_until(lambda: served.rendering == 1)
+        started = time.monotonic()
+        assert served.get("/healthz")[0] == 200
+        assert served.get("/readyz", method="HEAD")[0] == 503
+        with served.connect() as sock:  # kept alive, pipelined
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+            wire = Wire(sock)
+            assert [wire.answer()[0] for _ in range(3)] == [200, 200, 200]
+        assert time.monotonic() - started < 0.5
+        assert served.rendering == 1  # the only worker is still busy
+        slow.join(10)
+        assert served.server.worker_threads == 1
+        assert served.requests_total()[("/healthz", "200")] == 4.0
+
+
+def test_pipelined_probes_to_a_client_that_does_not_read_lose_nothing():
+    count = 40000  # ~16,000 answers fill the loopback buffers here
+    with serving() as served:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(30)
+        sock.connect(("127.0.0.1", served.port))
+        with sock:
+            sender = threading.Thread(
+                target=sock.sendall, args=(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * count,)
+            )
+            sender.start()
+            # Not reading: the answers fill the socket buffers, a worker takes over the write.
+            served.wait_until(lambda: served.server.worker_threads == 1, timeout=20)
+            wire = Wire(sock)
+            answers = [wire.answer()[2] for _ in range(count)]
+            sender.join(30)
+            assert answers == [b"ok\n"] * count
+            assert wire.silent(0.3)
