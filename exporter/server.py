@@ -300,6 +300,7 @@ class ExporterHTTPServer(HTTPServer):
         self._stopped.set()  # not serving
         self._loop_done = False
         self._accept_paused_until: float | None = None
+        self._accept_warned_at = -60.0
         self._tasks: queue.SimpleQueue[tuple[_Connection, Frame, bytes | None] | None] = (
             queue.SimpleQueue()
         )
@@ -404,7 +405,10 @@ class ExporterHTTPServer(HTTPServer):
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # out of file descriptors, most likely
-                log.warning("cannot accept a connection: %s", exc)
+                now = time.monotonic()
+                if now >= self._accept_warned_at + 60:
+                    self._accept_warned_at = now
+                    log.warning("cannot accept a connection: %s", exc)
                 if not self._evict_oldest() and self._selector is not None:
                     self._selector.unregister(self.socket)
                     self._accept_paused_until = time.monotonic() + 0.1
@@ -543,6 +547,7 @@ class ExporterHTTPServer(HTTPServer):
         conn.idle = not conn.buffer
         timeout = self.idle_timeout if conn.idle else self.request_timeout
         conn.deadline = time.monotonic() + timeout
+        self._waiting.move_to_end(id(conn))  # just served: the last to be closed for room
         return True
 
     def _dispatch(self, conn: _Connection, frame: Frame, pending: bytes | None = None) -> None:
