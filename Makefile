@@ -41,6 +41,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.scrape
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.coverage
+	$(BIN)/python -m bench.slowclients
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info

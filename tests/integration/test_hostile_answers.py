@@ -182,28 +182,29 @@ def test_a_hung_listing_times_out_and_the_rest_of_the_cycle_finishes(
 ) -> None:
     seed(fake_env)
     monkeypatch.setattr(refresher_module, "TARGET_DEADLINE", 3.0)
-    h = Harness(CONFIG, read_timeout=2, max_attempts=5)
+    h = Harness(CONFIG, read_timeout=2, max_attempts=10)
     h.cycle()
     fake_env.corrupt("hang", "rds", "DescribeReservedDBInstances", account_id=PROD)
     started = time.monotonic()
     samples = h.cycle()
     took = time.monotonic() - started
     fake_env.reset()  # release the hung answer
-    # Deadline (3 s) plus at most one read timeout (2 s), not 5 attempts x 2 s.
-    assert took < 8, took
+    # Deadline (3 s) plus at most one read timeout (2 s), not 10 attempts x 2 s:
+    # the bound leaves room for a loaded machine and still fails without it.
+    assert took < 12, took
     only_failed(samples, "rds", "timeout")
 
 
 def test_a_hung_assume_role_does_not_hold_the_cycle(fake_env, logs, monkeypatch) -> None:
     seed(fake_env)
     monkeypatch.setattr(refresher_module, "TARGET_DEADLINE", 3.0)
-    h = Harness(CONFIG, read_timeout=2, max_attempts=5)
+    h = Harness(CONFIG, read_timeout=2, max_attempts=10)
     fake_env.corrupt("hang", "sts", "AssumeRole")
     started = time.monotonic()
     samples = h.cycle()
     took = time.monotonic() - started
     fake_env.reset()
-    assert took < 8, took
+    assert took < 12, took  # 10 attempts x 2 s without the deadline
     assert failed_targets(samples) == {
         ("production", region_of(service), service) for service in SERVICES
     }
