@@ -18,8 +18,6 @@ import argparse
 import gzip
 import http.client
 import re
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from bench import data
+from bench.exporterproc import ExporterProcess
 from bench.fakeproc import FakeProcess
 from bench.measure import hwm_mb, percentile, print_machine, table
 from bench.refresh import OWN_ACCOUNT, seed
@@ -38,66 +37,7 @@ DAYS_LINE = b"\naws_reservation_days_until_expiry{"
 CYCLES = re.compile(rb"^aws_reservation_refresh_cycles_total (\S+)$", re.M)
 CYCLE_SECONDS = re.compile(rb"^aws_reservation_refresh_cycle_duration_seconds (\S+)$", re.M)
 FAILED = re.compile(rb"^aws_reservation_refresh_success\{[^}]*\} 0$", re.M)
-LISTENING = re.compile(r"listening on [^:\s]*:(\d+)")
 READY_TIMEOUT = 600.0
-STOP_GRACE = 15.0
-
-
-class Exporter:
-    """``python -m exporter`` on a free loopback port; its stderr is drained and kept."""
-
-    def __init__(self, config: Path, env: dict[str, str]) -> None:
-        flags = [f"--config.file={config}", "--web.listen-address=127.0.0.1:0"]
-        command = [sys.executable, "-m", "exporter", *flags]
-        self.proc = subprocess.Popen(
-            command,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.port: int | None = None
-        self.log: list[str] = []
-        self._port_known = threading.Event()
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.log.append(line.rstrip())
-            match = LISTENING.search(line)
-            if match and self.port is None:
-                self.port = int(match.group(1))
-                self._port_known.set()
-        self._port_known.set()
-
-    def wait_ready(self, timeout: float) -> None:
-        """Until /readyz says the first refresh cycle finished."""
-        deadline = time.monotonic() + timeout
-        if not self._port_known.wait(timeout) or self.port is None:
-            raise RuntimeError("the exporter did not start:\n" + "\n".join(self.log[-20:]))
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("the exporter exited:\n" + "\n".join(self.log[-20:]))
-            try:
-                if get(self.port, "/readyz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the exporter was not ready within {timeout:.0f} s")
-
-    def stop(self) -> int:
-        """SIGTERM and the exit status (SIGKILL, and -9, if it overstays STOP_GRACE)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout=STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                return -9
-        return self.proc.returncode
 
 
 def get(port: int, path: str, use_gzip: bool = False) -> tuple[int, bytes]:
@@ -220,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     print_machine()
     process = FakeProcess(latency=args.latency)
     fake = process.start()
-    exporter: Exporter | None = None
+    exporter: ExporterProcess | None = None
     try:
         seed(fake, args.accounts, args.per_target)
         expected = sum(
@@ -231,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
             config = write_config(Path(tmp), args.accounts, args.refresh_interval, args.concurrency)
             env = {**fake.env(OWN_ACCOUNT), "PYTHONUNBUFFERED": "1"}
-            exporter = Exporter(config, env)
+            exporter = ExporterProcess(config, env)
             started = time.monotonic()
             exporter.wait_ready(READY_TIMEOUT)
             assert exporter.port is not None
@@ -245,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             wall = scrapers.run(args.duration, args.max_requests)
             after = cycles_done(exporter.port)
             status, final = get(exporter.port, "/metrics")
-            peak = hwm_mb(exporter.proc.pid)
+            peak = hwm_mb(exporter.pid)
             failed_targets = len(FAILED.findall(final))
             last_cycle = CYCLE_SECONDS.search(final)
             final_series = final.count(DAYS_LINE)

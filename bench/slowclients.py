@@ -28,9 +28,7 @@ import http.client
 import os
 import re
 import resource
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,6 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.exporterproc import ExporterProcess
 from bench.fakeproc import FakeProcess
 from bench.load import write_config
 from bench.measure import cpu_seconds, percentile, print_machine, table, verdict
@@ -51,74 +50,8 @@ PARTIALS = (b"GET /metr", b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n")
 RSS_GROWTH_MB = 30.0
 HEALTHZ_MAX_S = 1.0
 READY_TIMEOUT = 300.0
-STOP_GRACE = 15.0
 ANSWERS = re.compile(rb"^aws_reservation_http_requests_total\{([^}]*)\} (\S+)$", re.M)
 LABEL = re.compile(rb'(\w+)="([^"]*)"')
-LISTENING = re.compile(r"listening on [^:\s]*:(\d+)")
-
-
-class ExporterProcess:
-    """``python -m exporter`` from ``source`` on a free loopback port; stderr kept."""
-
-    def __init__(self, source: Path, config: Path, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "exporter",
-                f"--config.file={config}",
-                "--web.listen-address=127.0.0.1:0",
-            ],
-            cwd=source,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.port: int | None = None
-        self.log: list[str] = []
-        self._port_known = threading.Event()
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def _drain(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.log.append(line.rstrip())
-            match = LISTENING.search(line)
-            if match and self.port is None:
-                self.port = int(match.group(1))
-                self._port_known.set()
-        self._port_known.set()
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
-        if not self._port_known.wait(READY_TIMEOUT) or self.port is None:
-            raise RuntimeError("the exporter did not start:\n" + "\n".join(self.log[-20:]))
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("the exporter exited:\n" + "\n".join(self.log[-20:]))
-            try:
-                if get(self.port, "/readyz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the exporter was not ready within {READY_TIMEOUT:.0f} s")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout=STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                return -9
-        return self.proc.returncode
 
 
 def get(port: int, path: str) -> tuple[int, bytes, float]:
@@ -304,8 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="bench-slowclients-") as tmp:
             config = write_config(Path(tmp), args.accounts, "1h", 4)
             env = {**fake.env(OWN_ACCOUNT), "PYTHONUNBUFFERED": "1"}
-            exporter = ExporterProcess(args.exporter_source.resolve(), config, env)
-            exporter.wait_ready()
+            exporter = ExporterProcess(config, env, cwd=args.exporter_source.resolve())
+            exporter.wait_ready(READY_TIMEOUT)
             port, pid = exporter.port, exporter.pid
             assert port is not None
             answers = Answers(port)
