@@ -90,14 +90,24 @@ def errors_by_reason(samples: dict) -> dict[tuple[str, str, str], str]:
     }
 
 
+def _captured(fmt: str):
+    stream = io.StringIO()
+    setup_logging("debug", fmt)
+    logging.getLogger().handlers[0].setStream(stream)
+    return stream
+
+
 @pytest.fixture
 def logs():
     """Everything the exporter logs, at debug level, as the daemon sets it up."""
-    stream = io.StringIO()
-    setup_logging("debug", "text")
-    handler = logging.getLogger().handlers[0]
-    handler.setStream(stream)
-    yield stream
+    yield _captured("text")
+    setup_logging("info", "text")
+
+
+@pytest.fixture(params=["text", "json"])
+def logs_any_format(request):
+    """The same, once per log format."""
+    yield _captured(request.param)
     setup_logging("info", "text")
 
 
@@ -143,8 +153,9 @@ def test_a_spoiled_listing_fails_its_target_as_malformed_and_keeps_its_data(
 
 @pytest.mark.parametrize("kind", ["truncate", "garbage", "short"])
 def test_a_spoiled_assume_role_answer_is_malformed_and_never_shows_the_credentials(
-    harness, logs, kind
+    harness, logs_any_format, kind
 ) -> None:
+    logs = logs_any_format
     harness.fake.corrupt(kind, "sts", "AssumeRole")
     harness.factory.forget_except([])  # the next cycle assumes the role again
     samples = harness.cycle()
