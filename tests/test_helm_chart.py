@@ -152,6 +152,13 @@ def test_helm_lint_strict_reports_nothing(values: dict[str, Any]) -> None:
     assert [m for m in report["messages"] if m["severity"] >= 2] == []
 
 
+def test_helm_lint_reports_what_the_schema_refuses() -> None:
+    # The lint checks above can fail: a value the schema refuses is a finding.
+    report = helm.lint(CHART, {"replicaCount": "three"}, strict=True, namespace=NAMESPACE)
+    assert any("/replicaCount" in error for error in report["errors"])
+    assert [m["severity"] for m in report["messages"] if "/replicaCount" in m["error"]] == [3, 3]
+
+
 @pytest.mark.parametrize("version", KUBE_VERSIONS)
 @pytest.mark.parametrize("values", ALL_VALUES)
 def test_manifests_pass_strict_kubernetes_schema_validation(
@@ -508,7 +515,9 @@ def test_sharding_runs_a_statefulset_with_one_shard_per_pod(chart: helm.Chart) -
 def test_sharding_renders_on_clusters_without_the_pod_index_label() -> None:
     # Before 1.28 the label is missing; --shard=auto falls back to the hostname.
     values = ci_values(CHART / "ci" / "sharding-values.yaml")
-    helm.lint(CHART, values, kube_version="v1.27.0")
+    report = helm.lint(CHART, values, strict=True, kube_version="v1.27.0", namespace=NAMESPACE)
+    assert report["errors"] == []
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
 
 
 def test_without_sharding_replicas_are_not_sharded(chart: helm.Chart) -> None:
