@@ -9,21 +9,28 @@ checks that span several accounts, so other code should not.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import functools
 import logging
-import math
 import os
 import re
-import unicodedata
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NoReturn
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
+from exporter.config.durations import format_duration, parse_duration
+from exporter.config.errors import (
+    ConfigError,
+    Path,
+    Problem,
+    did_you_mean,
+    escaped,
+    format_path,
+    render,
+    unprintable,
+)
 from exporter.model import Account
 from exporter.services import SERVICE_NAMES
 
@@ -65,7 +72,6 @@ MAX_CONFIG_BYTES = 1024 * 1024  # also the most a Kubernetes ConfigMap holds
 MAX_DEPTH = 32  # levels of nesting; a config needs about 5
 MAX_VALUES = 100_000  # YAML nodes (scalars, lists, mappings), every alias counted in full
 MAX_ALIAS_VALUES = 50_000  # of those, nodes that aliases add ("billion laughs" stop here)
-MAX_HINT_CHOICES = 1000  # "did you mean" only among fewer choices than this
 
 # AWS's own character classes are ASCII; Python's \w would also accept other letters.
 _A = re.ASCII
@@ -86,139 +92,15 @@ _CREDENTIALS_ADVICE = (
     "(env, shared files, IRSA, instance role)"
 )
 _REGIONS_HELP = 'list the regions to read, e.g. [us-east-1, eu-west-1], or "all"'
-_DURATION_HELP = "use a number and a unit: s, m, h, d or w (e.g. 30s, 15m, 1h, 30d)"
 _ROLE_ARN_HELP = (
     "not a valid IAM role ARN: expected arn:<aws|aws-cn|aws-us-gov>:iam::<12-digit account id>"
     ":role/<name>, e.g. arn:aws:iam::111111111111:role/ReservationExporter"
 )
 
-Path = tuple[str | int, ...]
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used. ``errors`` holds every problem as ``path: message``.
-
-    Control and invisible formatting characters in a message (from a key or value in the
-    file) are shown escaped, e.g. ``\\x1b``, so printing an error cannot drive a terminal.
-    """
-
-    def __init__(self, errors: list[str], source: str = "<config>") -> None:
-        self.errors = [_printable(error) for error in errors]
-        self.source = source
-        super().__init__("\n".join(self.errors))
-
-    def __str__(self) -> str:
-        return "\n".join(self.errors)
-
-
-# C0/C1 controls (newline, ESC...), formatting characters (bidi overrides, zero-width
-# spaces), line and paragraph separators, lone surrogates: nothing a label or a line of a
-# log or terminal should carry raw.
-_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-
-
-def _unprintable(text: str) -> list[str]:
-    """The characters of ``text`` that must not be printed raw, in order, each once."""
-    found = {ch: None for ch in text if unicodedata.category(ch) in _UNPRINTABLE}
-    return list(found)
-
-
-def _escaped(char: str) -> str:
-    """``"\\x1b"`` for ESC, ``"\\n"`` for a newline, ``"\\u202e"`` for a bidi override."""
-    return char.encode("unicode_escape").decode("ascii")
-
-
-def _printable(text: str) -> str:
-    if text.isprintable():
-        return text
-    return "".join(_escaped(ch) if unicodedata.category(ch) in _UNPRINTABLE else ch for ch in text)
-
-
-@dataclass(frozen=True)
-class _Problem:
-    path: Path
-    message: str
-    line: int | None = None  # set when known better than the path's own line
-    line_path: Path | None = None  # where to look the line up, if not at path
-
 
 def _fail(message: str, items: list[tuple[Path, str]] | None = None) -> NoReturn:
     """Raise from a validator; ``items`` reports per-element problems of a list."""
     raise PydanticCustomError("config", "{message}", {"message": message, "items": items or []})
-
-
-def format_path(path: Path) -> str:
-    """``("accounts", 2, "role_arn")`` -> ``accounts[2].role_arn``."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
-# ------------------------------------------------------------------------ durations
-
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION_SHAPE = re.compile(r"(?:\d+(?:\.\d+)?[A-Za-z]+)+", _A)
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([A-Za-z]+)", _A)
-_NUMBER = re.compile(r"\d+(?:\.\d+)?", _A)
-
-
-def parse_duration(text: str | int | float, *, allow_zero: bool = False) -> float:
-    """Seconds in a duration: ``"30s"``, ``"15m"``, ``"1h"``, ``"1d"``, ``"2w"``, ``"1h30m"``.
-
-    A bare number (``90``, ``"90"``) is seconds. The result must be positive
-    (or zero with ``allow_zero``). Raises ``ValueError`` with a message for people.
-    """
-    if isinstance(text, bool) or not isinstance(text, str | int | float):
-        raise ValueError(f"expected a duration; {_DURATION_HELP}")
-    if isinstance(text, str):
-        shown = text.strip()
-        if not shown:
-            raise ValueError(f"empty duration; {_DURATION_HELP}")
-        if shown.startswith("-"):
-            raise ValueError(f"must not be negative; got {shown}")
-        seconds = _duration_text_seconds(shown)
-    else:
-        if not math.isfinite(text):
-            raise ValueError(f"expected a duration; {_DURATION_HELP}")
-        shown, seconds = f"{text:g}", float(text)
-        if seconds < 0:
-            raise ValueError(f"must not be negative; got {shown}")
-    if seconds == 0 and not allow_zero:
-        raise ValueError(f"must be greater than zero; got {shown}")
-    return seconds
-
-
-def _duration_text_seconds(text: str) -> float:
-    if _NUMBER.fullmatch(text):
-        return float(text)
-    if not _DURATION_SHAPE.fullmatch(text):
-        raise ValueError(f"'{text}' is not a duration; {_DURATION_HELP}")
-    seconds = 0.0
-    for number, unit in _DURATION_PART.findall(text):
-        if unit not in _UNIT_SECONDS:
-            hint = " (for a year write 365d)" if unit.lower() == "y" else ""
-            raise ValueError(f"unknown unit '{unit}' in '{text}'; use s, m, h, d or w{hint}")
-        seconds += float(number) * _UNIT_SECONDS[unit]
-    return seconds
-
-
-def format_duration(seconds: float) -> str:
-    """The short form people write: 5400 -> ``1h30m``, 2592000 -> ``30d``."""
-    if seconds != int(seconds):
-        return f"{seconds:g}s"
-    rest, parts = int(seconds), []
-    for unit in ("d", "h", "m", "s"):
-        count, rest = divmod(rest, _UNIT_SECONDS[unit])
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts) or "0s"
 
 
 # ----------------------------------------------------------------- field validators
@@ -317,27 +199,12 @@ def _botocore_version() -> str:
 
 def _unknown_region(region: str) -> str:
     """Why a region-shaped name botocore does not know is refused, and what to do."""
-    hint = _did_you_mean(region, _known_regions())
+    hint = did_you_mean(region, _known_regions())
     return (
         f"'{region}' is not a region that botocore {_botocore_version()} knows in "
         f"{', '.join(PARTITIONS[:-1])} or {PARTITIONS[-1]}{hint}; if AWS opened it after "
         "that botocore was released, upgrade botocore (or the exporter image) to read it"
     )
-
-
-def _did_you_mean(word: str, choices: frozenset[str] | tuple[str, ...]) -> str:
-    """A hint for a misspelt name: a choice it abbreviates, else the closest spelling.
-
-    None among thousands of choices (account names): comparing every unknown name with
-    every choice would take minutes in a hostile file.
-    """
-    if len(choices) > MAX_HINT_CHOICES:
-        return ""
-    lowered = word.lower()
-    ordered = sorted(choices)
-    match = [c for c in ordered if lowered and c.startswith(lowered)]
-    match = match or difflib.get_close_matches(lowered, ordered, n=1, cutoff=0.6)
-    return f" (did you mean {match[0]}?)" if match else ""
 
 
 def _check_regions(value: Any) -> tuple[str, ...] | str:
@@ -359,7 +226,7 @@ def _check_regions(value: Any) -> tuple[str, ...] | str:
         elif not isinstance(region, str):
             problems.append(((index,), "must be a region name like us-east-1"))
         elif region not in _known_regions() and not _REGION_RE.fullmatch(region):
-            hint = _did_you_mean(region, _known_regions())
+            hint = did_you_mean(region, _known_regions())
             problems.append(((index,), f"'{region}' is not an AWS region name{hint}"))
         elif region not in _known_regions():
             problems.append(((index,), _unknown_region(region)))
@@ -386,7 +253,7 @@ def _check_services(value: Any) -> tuple[str, ...]:
         if not isinstance(name, str):
             problems.append(((index,), f"must be a service name; valid services: {valid}"))
         elif name not in SERVICE_NAMES:
-            hint = _did_you_mean(name, SERVICE_NAMES)
+            hint = did_you_mean(name, SERVICE_NAMES)
             problems.append(((index,), f"unknown service '{name}'{hint}; valid services: {valid}"))
         elif name not in services:
             services.append(name)
@@ -407,12 +274,12 @@ def _text(what: str, *, printed: str | None = None) -> BeforeValidator:
             _fail(f"must be text: {what} (quote it if YAML reads it as a number or boolean)")
         if not value.strip():
             _fail(f"must not be empty: {what}")
-        found = _unprintable(value) if printed else []
+        found = unprintable(value) if printed else []
         if found:
             shown = repr(value) if len(value) <= 80 else f"{value[:77]!r}..."
             _fail(
                 f"{shown} contains control or invisible formatting characters "
-                f"({', '.join(map(_escaped, found))}): {printed}; use only visible characters"
+                f"({', '.join(map(escaped, found))}): {printed}; use only visible characters"
             )
         return value
 
@@ -754,7 +621,7 @@ def _too_large(source: str) -> str:
 
 
 def _parse_bounded(
-    data: Any, source: str, lines: dict[Path, int], problems: list[_Problem]
+    data: Any, source: str, lines: dict[Path, int], problems: list[Problem]
 ) -> Config:
     """``_parse``, with data nested too deeply to walk reported instead of crashing.
 
@@ -860,7 +727,7 @@ class _BoundedLoader(yaml.SafeLoader):
             )
 
 
-def _read_yaml(text: str, source: str) -> tuple[Any, dict[Path, int], list[_Problem]]:
+def _read_yaml(text: str, source: str) -> tuple[Any, dict[Path, int], list[Problem]]:
     """Parse YAML, noting the line of every key and list item, and duplicate keys."""
     try:
         loader = _BoundedLoader(text)  # refuses unprintable characters at once
@@ -869,7 +736,7 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[Path, int], list[_Prob
     try:
         node = loader.get_single_node()
         lines: dict[Path, int] = {}
-        problems: list[_Problem] = []
+        problems: list[Problem] = []
         if node is None:
             return None, lines, problems
         _index_nodes(loader, node, (), lines, problems, set())
@@ -889,7 +756,7 @@ def _reader_error_text(exc: yaml.reader.ReaderError, text: str, source: str) -> 
     position = exc.position
     line = text.count("\n", 0, position) + 1
     column = position - text.rfind("\n", 0, position)
-    shown = _escaped(chr(exc.character)) if isinstance(exc.character, int) else "?"
+    shown = escaped(chr(exc.character)) if isinstance(exc.character, int) else "?"
     return (
         f"{source}:{line}:{column}: YAML error: unprintable character {shown} is not allowed "
         "in a YAML file; remove it"
@@ -913,7 +780,7 @@ def _index_nodes(
     node: yaml.Node,
     path: Path,
     lines: dict[Path, int],
-    problems: list[_Problem],
+    problems: list[Problem],
     active: set[int],
 ) -> None:
     if id(node) in active:  # a recursive alias: indexed already
@@ -930,7 +797,7 @@ def _index_nodes(
             child = (*path, key)
             if key in seen:
                 problems.append(
-                    _Problem(
+                    Problem(
                         child,
                         f"duplicate key (first on line {seen[key]}); YAML would silently keep "
                         "only the last one, so remove one of them",
@@ -956,7 +823,7 @@ def _index_nodes(
 _SECTIONS = ("defaults", "organizations", "renewal", "accounts")
 
 
-def _parse(data: Any, source: str, lines: dict[Path, int], early: list[_Problem]) -> Config:
+def _parse(data: Any, source: str, lines: dict[Path, int], early: list[Problem]) -> Config:
     if data is None:
         raise ConfigError(
             [
@@ -973,9 +840,9 @@ def _parse(data: Any, source: str, lines: dict[Path, int], early: list[_Problem]
             ],
             source,
         )
-    secrets: list[_Problem] = []
+    secrets: list[Problem] = []
     banned = _scan_for_credentials(data, (), secrets, set())
-    problems: list[_Problem] = []
+    problems: list[Problem] = []
 
     values: dict[str, Any] = {k: v for k, v in data.items() if k not in _SECTIONS}
     sections: dict[str, BaseModel | None] = {}
@@ -988,7 +855,7 @@ def _parse(data: Any, source: str, lines: dict[Path, int], early: list[_Problem]
         if raw is None:  # absent, or every sub-key commented out
             sections[name] = model()
         elif not isinstance(raw, dict):
-            problems.append(_Problem((name,), f"must be a mapping of settings, not {_kind(raw)}"))
+            problems.append(Problem((name,), f"must be a mapping of settings, not {_kind(raw)}"))
             sections[name] = None
         else:
             sections[name] = _validate(model, raw, (name,), problems)
@@ -1014,7 +881,7 @@ def _parse(data: Any, source: str, lines: dict[Path, int], early: list[_Problem]
         and not organizations.enabled
     ):
         problems.append(
-            _Problem(
+            Problem(
                 ("accounts",),
                 "list at least one account (an entry with only `name` uses the exporter's own "
                 "credentials), or turn on organizations.enabled",
@@ -1023,7 +890,7 @@ def _parse(data: Any, source: str, lines: dict[Path, int], early: list[_Problem]
 
     problems = secrets + [p for p in problems + early if not _is_under(p.path, banned)]
     if problems or config is None:
-        raise ConfigError(_render(problems, lines, list(data)), source)
+        raise ConfigError(render(problems, lines, list(data)), source)
     _log_warnings(config)
     return config
 
@@ -1043,14 +910,14 @@ def _kind(value: Any) -> str:
 
 
 def _validate_accounts(
-    raw: Any, problems: list[_Problem]
+    raw: Any, problems: list[Problem]
 ) -> tuple[list[tuple[int, AccountConfig]], bool]:
     """Each account on its own, so one bad account does not hide the others' problems."""
     if raw is None:
         return [], True
     if not isinstance(raw, list):
         problems.append(
-            _Problem(("accounts",), f"must be a list of accounts (- name: ...), not {_kind(raw)}")
+            Problem(("accounts",), f"must be a list of accounts (- name: ...), not {_kind(raw)}")
         )
         return [], False
     accounts: list[tuple[int, AccountConfig]] = []
@@ -1058,7 +925,7 @@ def _validate_accounts(
         path: Path = ("accounts", index)
         if not isinstance(item, dict):
             problems.append(
-                _Problem(
+                Problem(
                     path,
                     f"each account must be a mapping like `- name: production` "
                     f"(with role_arn, id or profile), not {_kind(item)}",
@@ -1072,7 +939,7 @@ def _validate_accounts(
 
 
 def _validate(
-    model: type[BaseModel], raw: dict[str, Any], base: Path, problems: list[_Problem]
+    model: type[BaseModel], raw: dict[str, Any], base: Path, problems: list[Problem]
 ) -> Any:
     """Validate one mapping; translate pydantic's errors into the user's terms."""
     try:
@@ -1084,28 +951,28 @@ def _validate(
             if kind == "config":
                 items = error["ctx"]["items"]
                 if items:
-                    problems.extend(_Problem((*loc, *sub), message) for sub, message in items)
+                    problems.extend(Problem((*loc, *sub), message) for sub, message in items)
                 else:
-                    problems.append(_Problem(loc, error["ctx"]["message"]))
+                    problems.append(Problem(loc, error["ctx"]["message"]))
             elif kind == "extra_forbidden":
-                problems.append(_Problem(loc, _unknown_key(str(error["loc"][-1]), model)))
+                problems.append(Problem(loc, _unknown_key(str(error["loc"][-1]), model)))
             elif kind == "invalid_key":  # a key that is not text: reported by the tree scan
                 continue
             elif kind == "missing":
                 field = str(error["loc"][-1])
-                problems.append(_Problem(loc, _MISSING.get((model, field), "required")))
+                problems.append(Problem(loc, _MISSING.get((model, field), "required")))
             else:  # not expected: every field has its own validator
-                problems.append(_Problem(loc, f"invalid value: {error['msg']}"))
+                problems.append(Problem(loc, f"invalid value: {error['msg']}"))
         return None
 
 
 def _unknown_key(key: str, model: type[BaseModel]) -> str:
     valid = tuple(model.model_fields)
-    return f"unknown key{_did_you_mean(key, valid)}; valid keys here: {', '.join(valid)}"
+    return f"unknown key{did_you_mean(key, valid)}; valid keys here: {', '.join(valid)}"
 
 
 def _scan_for_credentials(
-    node: Any, path: Path, problems: list[_Problem], active: set[int]
+    node: Any, path: Path, problems: list[Problem], active: set[int]
 ) -> list[Path]:
     """Find credential-like keys, access-key-like values and non-text keys anywhere.
 
@@ -1119,17 +986,17 @@ def _scan_for_credentials(
         for key, value in node.items():
             child = (*path, key)
             if not isinstance(key, str):
-                problems.append(_Problem(path, _non_text_key(key), line_path=child))
+                problems.append(Problem(path, _non_text_key(key), line_path=child))
                 banned.append(child)
             elif _ACCESS_KEY_RE.search(key):
                 problems.append(
-                    _Problem(
+                    Problem(
                         path, f"a key here looks like an AWS access key id; {_CREDENTIALS_ADVICE}"
                     )
                 )
                 banned.append(child)
             elif _CREDENTIAL_KEY_RE.search(key.lower().replace("-", "_")):
-                problems.append(_Problem(child, _CREDENTIALS_ADVICE))
+                problems.append(Problem(child, _CREDENTIALS_ADVICE))
                 banned.append(child)
             else:
                 banned += _scan_for_credentials(value, child, problems, active)
@@ -1140,7 +1007,7 @@ def _scan_for_credentials(
             banned += _scan_for_credentials(item, (*path, index), problems, active)
         active.discard(id(node))
     elif isinstance(node, str) and _ACCESS_KEY_RE.search(node):
-        problems.append(_Problem(path, f"looks like an AWS access key id; {_CREDENTIALS_ADVICE}"))
+        problems.append(Problem(path, f"looks like an AWS access key id; {_CREDENTIALS_ADVICE}"))
         banned.append(path)
     return banned
 
@@ -1162,7 +1029,7 @@ def _check_accounts(
     accounts: list[tuple[int, AccountConfig]],
     raw_accounts: list[Any],
     defaults: Defaults | None,
-    problems: list[_Problem],
+    problems: list[Problem],
 ) -> None:
     """Rules that span fields or accounts: credentials source, names, role chaining."""
     # Names come from the raw list, so an account with another error still counts.
@@ -1173,7 +1040,7 @@ def _check_accounts(
             continue
         if name in first_index:
             problems.append(
-                _Problem(
+                Problem(
                     ("accounts", index, "name"),
                     f"duplicate account name '{name}' (also accounts[{first_index[name]}]); "
                     "names must be unique because they become the `account` label",
@@ -1193,7 +1060,7 @@ def _check_accounts(
                 own = (index, account)
             else:
                 problems.append(
-                    _Problem(
+                    Problem(
                         path,
                         "only one account may use the exporter's own credentials (no role_arn, "
                         f"id or profile); accounts[{own[0]}] ('{own[1].name}') already does: "
@@ -1207,11 +1074,11 @@ def _check_accounts(
         path = ("accounts", index, "via")
         source = by_name.get(account.via)
         if account.via == account.name:
-            problems.append(_Problem(path, "an account cannot chain through itself"))
+            problems.append(Problem(path, "an account cannot chain through itself"))
         elif account.via not in raw_names:
-            hint = _did_you_mean(account.via, frozenset(raw_names - {account.name}))
+            hint = did_you_mean(account.via, frozenset(raw_names - {account.name}))
             problems.append(
-                _Problem(
+                Problem(
                     path,
                     f"no account named '{account.via}'{hint}; via must name another account "
                     "in this list",
@@ -1219,7 +1086,7 @@ def _check_accounts(
             )
         elif source is not None and source[1].uses_own_credentials and source[1].via is None:
             problems.append(
-                _Problem(
+                Problem(
                     path,
                     f"'{account.via}' uses the exporter's own credentials, which roles are "
                     "assumed from anyway; remove via",
@@ -1242,7 +1109,7 @@ def _raw_account_id(item: Any) -> tuple[str, str] | None:
     return ("role_arn", match.group(2)) if match else None
 
 
-def _check_duplicate_ids(raw_accounts: list[Any], problems: list[_Problem]) -> None:
+def _check_duplicate_ids(raw_accounts: list[Any], problems: list[Problem]) -> None:
     """One entry per AWS account: a second one would read it and export it twice."""
     first_index: dict[str, int] = {}
     for index, item in enumerate(raw_accounts):
@@ -1257,7 +1124,7 @@ def _check_duplicate_ids(raw_accounts: list[Any], problems: list[_Problem]) -> N
         name = raw_accounts[first].get("name")
         named = f" ({name!r})" if isinstance(name, str) else ""
         problems.append(
-            _Problem(
+            Problem(
                 ("accounts", index, key),
                 f"account {account_id} is already configured as accounts[{first}]{named}; "
                 "list each account once (else it is read and exported twice): keep one entry "
@@ -1266,12 +1133,12 @@ def _check_duplicate_ids(raw_accounts: list[Any], problems: list[_Problem]) -> N
         )
 
 
-def _check_one_account(account: AccountConfig, path: Path, problems: list[_Problem]) -> None:
+def _check_one_account(account: AccountConfig, path: Path, problems: list[Problem]) -> None:
     if account.profile is not None:
         for key in ("id", "role_arn", "via"):
             if getattr(account, key) is not None:
                 problems.append(
-                    _Problem(
+                    Problem(
                         (*path, key),
                         "cannot be combined with profile: the profile already says how to reach "
                         "the account; keep one of them",
@@ -1287,11 +1154,11 @@ def _check_one_account(account: AccountConfig, path: Path, problems: list[_Probl
         for key in ("external_id", "session_name", "session_duration"):
             if getattr(account, key) is not None:
                 problems.append(
-                    _Problem((*path, key), f"only applies when assuming a role, and {why}")
+                    Problem((*path, key), f"only applies when assuming a role, and {why}")
                 )
         if account.via is not None and account.profile is None:
             problems.append(
-                _Problem(
+                Problem(
                     (*path, "via"),
                     "needs role_arn or id on this account: via names the account whose session "
                     "assumes this account's role",
@@ -1301,7 +1168,7 @@ def _check_one_account(account: AccountConfig, path: Path, problems: list[_Probl
         arn_id = _ROLE_ARN_RE.fullmatch(account.role_arn).group(2)  # type: ignore[union-attr]
         if arn_id != account.id:
             problems.append(
-                _Problem(
+                Problem(
                     (*path, "id"),
                     f"does not match the account id in role_arn ({arn_id}); make them agree or "
                     "keep only role_arn",
@@ -1310,14 +1177,14 @@ def _check_one_account(account: AccountConfig, path: Path, problems: list[_Probl
 
 
 def _check_chained_duration(
-    account: AccountConfig, index: int, defaults: Defaults | None, problems: list[_Problem]
+    account: AccountConfig, index: int, defaults: Defaults | None, problems: list[Problem]
 ) -> None:
     if not account.assumes_role:
         return
     if account.session_duration is not None:
         if account.session_duration > MAX_CHAINED_SESSION_SECONDS:
             problems.append(
-                _Problem(
+                Problem(
                     ("accounts", index, "session_duration"),
                     "must be 1h or less: this account is reached by role chaining (via) and AWS "
                     f"caps chained sessions at 1h; got {format_duration(account.session_duration)}",
@@ -1325,7 +1192,7 @@ def _check_chained_duration(
             )
     elif defaults is not None and defaults.session_duration > MAX_CHAINED_SESSION_SECONDS:
         problems.append(
-            _Problem(
+            Problem(
                 ("accounts", index, "via"),
                 "role chaining caps sessions at 1h but defaults.session_duration is "
                 f"{format_duration(defaults.session_duration)}; set session_duration: 1h "
@@ -1337,7 +1204,7 @@ def _check_chained_duration(
 def _check_via_cycles(
     accounts: list[tuple[int, AccountConfig]],
     by_name: dict[str, tuple[int, AccountConfig]],
-    problems: list[_Problem],
+    problems: list[Problem],
 ) -> None:
     # Each account is followed once (linear even for a chain of thousands): "open" while
     # on the chain being followed, "done" once its chain is known to end or loop.
@@ -1358,7 +1225,7 @@ def _check_via_cycles(
                 pivot = min(range(len(loop)), key=lambda i: by_name[loop[i]][0])
                 ring = loop[pivot:] + loop[:pivot]
                 problems.append(
-                    _Problem(
+                    Problem(
                         ("accounts", by_name[ring[0]][0], "via"),
                         f"role chain loops: {' -> '.join([*ring, ring[0]])}; a chain must "
                         "start at an account without via",
@@ -1366,38 +1233,6 @@ def _check_via_cycles(
                 )
         for name in chain:
             state[name] = "done"
-
-
-def _render(problems: list[_Problem], lines: dict[Path, int], keys: list[Any]) -> list[str]:
-    """``path: message (line N)``, in file order; problems about the whole file first.
-
-    Without line numbers (``parse_config``), the order of the top-level keys stands in.
-    """
-    located = [
-        (problem, problem.line or _line_of(problem.line_path or problem.path, lines))
-        for problem in problems
-    ]
-
-    def position(item: tuple[_Problem, int | None]) -> tuple[int, int]:
-        problem, line = item
-        top = problem.path[0] if problem.path else None
-        return line or 0, keys.index(top) if top in keys else -1
-
-    located.sort(key=position)
-    rendered = []
-    for problem, line in located:
-        suffix = f" (line {line})" if line else ""
-        path = format_path(problem.path) or "config"
-        rendered.append(f"{path}: {problem.message}{suffix}")
-    return rendered
-
-
-def _line_of(path: Path, lines: dict[Path, int]) -> int | None:
-    for end in range(len(path), 0, -1):
-        line = lines.get(path[:end])
-        if line is not None:
-            return line
-    return None
 
 
 def _log_warnings(config: Config) -> None:
