@@ -16,7 +16,6 @@ import os
 import re
 from typing import Annotated, Any, Literal, NoReturn
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
@@ -31,6 +30,13 @@ from exporter.config.errors import (
     render,
     unprintable,
 )
+from exporter.config.reading import (
+    MAX_ALIAS_VALUES,
+    MAX_DEPTH,
+    MAX_VALUES,
+    YamlError,
+    read_yaml,
+)
 from exporter.model import Account
 from exporter.services import SERVICE_NAMES
 
@@ -38,6 +44,10 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "ALL_REGIONS",
+    "MAX_ALIAS_VALUES",
+    "MAX_CONFIG_BYTES",
+    "MAX_DEPTH",
+    "MAX_VALUES",
     "PARTITIONS",
     "AccountConfig",
     "Config",
@@ -69,9 +79,6 @@ RENEWAL_SCOPES = ("account", "organization")
 # Bounds that keep a hostile or mistaken file from hanging or crashing the loader (and a
 # reload). A config for thousands of accounts stays far inside every one of them.
 MAX_CONFIG_BYTES = 1024 * 1024  # also the most a Kubernetes ConfigMap holds
-MAX_DEPTH = 32  # levels of nesting; a config needs about 5
-MAX_VALUES = 100_000  # YAML nodes (scalars, lists, mappings), every alias counted in full
-MAX_ALIAS_VALUES = 50_000  # of those, nodes that aliases add ("billion laughs" stop here)
 
 # AWS's own character classes are ASCII; Python's \w would also accept other letters.
 _A = re.ASCII
@@ -603,8 +610,21 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         ) from None
     except OSError as exc:
         raise ConfigError([f"{source}: cannot read: {exc.strerror}"], source) from None
-    data, lines, problems = _read_yaml(text, source)
-    return _parse_bounded(data, source, lines, problems)
+    try:
+        document = read_yaml(text, many_values_advice=_MANY_VALUES_ADVICE)
+    except YamlError as exc:
+        where = source if exc.line is None else f"{source}:{exc.line}:{exc.column}"
+        raise ConfigError([f"{where}: {exc}"], source) from None
+    duplicates = [
+        Problem(
+            duplicate.path,
+            f"duplicate key (first on line {duplicate.first_line}); YAML would silently keep "
+            "only the last one, so remove one of them",
+            duplicate.line,
+        )
+        for duplicate in document.duplicates
+    ]
+    return _parse_bounded(document.data, source, document.lines, duplicates)
 
 
 def parse_config(data: Any, source: str = "<config>") -> Config:
@@ -612,11 +632,14 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
     return _parse_bounded(data, source, {}, [])
 
 
+_MANY_VALUES_ADVICE = "list thousands of accounts through organizations discovery instead"
+
+
 def _too_large(source: str) -> str:
     return (
         f"{source}: larger than {MAX_CONFIG_BYTES // 1024 // 1024} MiB, far more than a config "
         "needs (and more than a Kubernetes ConfigMap holds); check that this is the config "
-        "file, and list thousands of accounts through organizations discovery instead"
+        f"file, and {_MANY_VALUES_ADVICE}"
     )
 
 
@@ -625,7 +648,7 @@ def _parse_bounded(
 ) -> Config:
     """``_parse``, with data nested too deeply to walk reported instead of crashing.
 
-    A file cannot get here that deep (``_BoundedLoader``); data given to ``parse_config``
+    A file cannot get here that deep (``read_yaml``); data given to ``parse_config``
     can.
     """
     try:
@@ -638,184 +661,6 @@ def _parse_bounded(
             ],
             source,
         ) from None
-
-
-class _Refused(Exception):
-    """A document the loader will not read further; ``mark`` is where it stopped."""
-
-    def __init__(self, mark: yaml.Mark, message: str) -> None:
-        super().__init__(message)
-        self.mark = mark
-        self.message = message
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """``SafeLoader`` that stops at ``MAX_DEPTH`` levels and ``MAX_VALUES`` nodes, at most
-    ``MAX_ALIAS_VALUES`` of them added by aliases, each alias counted in full.
-
-    PyYAML shares one node per anchor, so a few hundred bytes of aliases of aliases
-    ("billion laughs") stand for billions of values once anything walks the document as
-    a tree: the line index below, the credential scan, validation. Counting while the
-    nodes are composed stops such a file at the alias that crosses the bound, before
-    anything expands it; the depth bound keeps the composer's recursion (and every walk
-    after it) far from Python's recursion limit.
-    """
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0  # nodes open around the next one
-        self._values = 0
-        self._alias_values = 0
-        self._size: dict[int, int] = {}  # by id(node): nodes in it, aliases expanded
-        self._height: dict[int, int] = {}  # by id(node): its levels, aliases expanded
-        self._child_height = [0]  # per open node: the highest child so far
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent):
-            node = super().compose_node(parent, index)
-            # An alias of a node still open (a recursive alias) adds one node.
-            size, height = self._size.get(id(node), 1), self._height.get(id(node), 1)
-            self._alias_values += size
-            self._values += size
-            if self._alias_values > MAX_ALIAS_VALUES:
-                raise _Refused(
-                    event.start_mark,
-                    f"refused: with alias *{event.anchor} the aliases in this file expand to "
-                    f"more than {MAX_ALIAS_VALUES} values (aliases of aliases multiply, as in "
-                    'a "billion laughs" attack); a config needs only a few small aliases: '
-                    "write the values out instead",
-                )
-            if self._depth + height > MAX_DEPTH:
-                raise _Refused(
-                    event.start_mark,
-                    f"refused: alias *{event.anchor} nests the document more than {MAX_DEPTH} "
-                    "levels deep, which no config needs; write the values out instead",
-                )
-            self._check_values(event.start_mark)
-            self._child_height[-1] = max(self._child_height[-1], height)
-            return node
-        if self._depth >= MAX_DEPTH:
-            raise _Refused(
-                event.start_mark,
-                f"refused: nested more than {MAX_DEPTH} levels deep, which no config needs; "
-                "check the brackets and indentation",
-            )
-        self._values += 1
-        self._check_values(event.start_mark)
-        before = self._values - 1
-        self._depth += 1
-        self._child_height.append(0)
-        try:
-            node = super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-            height = 1 + self._child_height.pop()
-        self._size[id(node)] = self._values - before
-        self._height[id(node)] = height
-        self._child_height[-1] = max(self._child_height[-1], height)
-        return node
-
-    def _check_values(self, mark: yaml.Mark) -> None:
-        if self._values > MAX_VALUES:
-            raise _Refused(
-                mark,
-                f"refused: the document holds more than {MAX_VALUES} values (each alias "
-                "counted in full), far more than a config needs; check that this is the "
-                "config file, and list thousands of accounts through organizations discovery "
-                "instead",
-            )
-
-
-def _read_yaml(text: str, source: str) -> tuple[Any, dict[Path, int], list[Problem]]:
-    """Parse YAML, noting the line of every key and list item, and duplicate keys."""
-    try:
-        loader = _BoundedLoader(text)  # refuses unprintable characters at once
-    except yaml.reader.ReaderError as exc:
-        raise ConfigError([_reader_error_text(exc, text, source)], source) from None
-    try:
-        node = loader.get_single_node()
-        lines: dict[Path, int] = {}
-        problems: list[Problem] = []
-        if node is None:
-            return None, lines, problems
-        _index_nodes(loader, node, (), lines, problems, set())
-        return loader.construct_document(node), lines, problems
-    except _Refused as exc:
-        where = f"{source}:{exc.mark.line + 1}:{exc.mark.column + 1}"
-        raise ConfigError([f"{where}: {exc.message}"], source) from None
-    except yaml.MarkedYAMLError as exc:
-        raise ConfigError([_yaml_error_text(exc, source)], source) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{source}: YAML error: {exc}"], source) from None
-    finally:
-        loader.dispose()
-
-
-def _reader_error_text(exc: yaml.reader.ReaderError, text: str, source: str) -> str:
-    position = exc.position
-    line = text.count("\n", 0, position) + 1
-    column = position - text.rfind("\n", 0, position)
-    shown = escaped(chr(exc.character)) if isinstance(exc.character, int) else "?"
-    return (
-        f"{source}:{line}:{column}: YAML error: unprintable character {shown} is not allowed "
-        "in a YAML file; remove it"
-    )
-
-
-def _yaml_error_text(exc: yaml.MarkedYAMLError, source: str) -> str:
-    mark = exc.problem_mark or exc.context_mark
-    where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-    text = f"{where}: YAML syntax error: {exc.problem or exc.context}"
-    if exc.problem and "'\\t'" in exc.problem:
-        text += "; indent with spaces, not tabs"
-    if exc.problem and exc.context:
-        context_line = f" on line {exc.context_mark.line + 1}" if exc.context_mark else ""
-        text += f" ({exc.context}{context_line})"
-    return text
-
-
-def _index_nodes(
-    loader: yaml.SafeLoader,
-    node: yaml.Node,
-    path: Path,
-    lines: dict[Path, int],
-    problems: list[Problem],
-    active: set[int],
-) -> None:
-    if id(node) in active:  # a recursive alias: indexed already
-        return
-    active.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(
-                key_node, yaml.ScalarNode
-            ):
-                continue
-            key, line = key_node.value, key_node.start_mark.line + 1
-            child = (*path, key)
-            if key in seen:
-                problems.append(
-                    Problem(
-                        child,
-                        f"duplicate key (first on line {seen[key]}); YAML would silently keep "
-                        "only the last one, so remove one of them",
-                        line,
-                    )
-                )
-            else:
-                seen[key] = line
-                lines.setdefault(child, line)
-            if key_node.tag != "tag:yaml.org,2002:str":  # a key YAML reads as true, 1, ...
-                lines.setdefault((*path, loader.construct_object(key_node)), line)
-            _index_nodes(loader, value_node, child, lines, problems, active)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            child = (*path, index)
-            lines.setdefault(child, item.start_mark.line + 1)
-            _index_nodes(loader, item, child, lines, problems, active)
-    active.discard(id(node))
 
 
 # ----------------------------------------------------------------------- validation
