@@ -39,13 +39,15 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import bcrypt
-import yaml
+
+from exporter.config.errors import format_path
+from exporter.config.reading import YamlError, read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,6 @@ FAILED_AUTH_WINDOW = 60.0  # ... within this many seconds, then 429 until the wi
 FAILED_AUTH_CLIENTS = 4096  # addresses remembered (least recently failed forgotten first)
 #: bcrypt checks at once (it releases the GIL): half the CPUs, so serving and refreshing go on.
 BCRYPT_CONCURRENCY = max(1, (os.cpu_count() or 1) // 2)
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class WebConfigError(Exception):
@@ -135,11 +136,17 @@ def load_web_config(path: str | os.PathLike[str]) -> WebConfig:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise WebConfigError(f"{file}: cannot read web config file: {reason}") from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
-    except _DuplicateKeyError as exc:
-        raise WebConfigError(f"{file}: {exc}") from None
-    except yaml.YAMLError as exc:
+        document = read_yaml(text)  # the config's strict reader: no objects, no YAML bombs
+    except YamlError as exc:
         raise WebConfigError(f"{file}: {_describe_yaml_error(exc)}") from None
+    if document.duplicates:
+        raise WebConfigError(
+            [
+                f"{file}: line {duplicate.line}: duplicate key {json.dumps(duplicate.path[-1])}"
+                for duplicate in document.duplicates
+            ]
+        )
+    data = document.data
     if data is not None and not isinstance(data, dict):
         raise WebConfigError(
             f"{file}: the web config must be a YAML mapping with tls_server_config "
@@ -154,7 +161,8 @@ def parse_web_config(data: Mapping[str, Any], base_dir: str | os.PathLike[str]) 
     for key in data:
         if key not in _TOP_KEYS:
             errors.append(
-                f"{_key_path(None, key)}: unknown key; valid keys here: " + ", ".join(_TOP_KEYS)
+                f"{format_path((key,), keys_only=True)}: unknown key; valid keys here: "
+                + ", ".join(_TOP_KEYS)
             )
     tls = None
     if "tls_server_config" in data:
@@ -176,7 +184,8 @@ def _parse_tls(section: Any, base_dir: Path, errors: list[str]) -> TLSSettings |
     for key in section:
         if key not in _TLS_KEYS:
             errors.append(
-                f"{_key_path(where, key)}: unknown key; valid keys here: " + ", ".join(_TLS_KEYS)
+                f"{format_path((where, key), keys_only=True)}: unknown key; valid keys here: "
+                + ", ".join(_TLS_KEYS)
             )
 
     def file_path(key: str, required_because: str | None) -> Path | None:
@@ -254,7 +263,7 @@ def _parse_users(section: Any, errors: list[str]) -> dict[str, str]:
             # YAML reads `yes:` as true and `123:` as a number: the user meant a string.
             errors.append(f"{where}: user name {name!r} must be a string; quote it")
             continue
-        path = _key_path(where, name)
+        path = format_path((where, name), keys_only=True)
         if not name:
             errors.append(f"{path}: user name must not be empty")
         elif ":" in name:
@@ -274,39 +283,10 @@ def _parse_users(section: Any, errors: list[str]) -> dict[str, str]:
     return users
 
 
-def _key_path(parent: str | None, key: Any) -> str:
-    text = str(key)
-    if isinstance(key, str) and _PLAIN_KEY.fullmatch(key):
-        return text if parent is None else f"{parent}.{text}"
-    return f"{parent or ''}[{json.dumps(text)}]"
-
-
-class _DuplicateKeyError(Exception):
-    pass
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate mapping keys instead of keeping the last one."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, Hashable):
-                continue  # the base class reports unhashable keys as a YAML error
-            if key in seen:
-                line = key_node.start_mark.line + 1
-                raise _DuplicateKeyError(f"line {line}: duplicate key {json.dumps(str(key))}")
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _describe_yaml_error(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    if mark is None:
-        return f"invalid YAML: {problem}"
-    return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+def _describe_yaml_error(exc: YamlError) -> str:
+    if exc.line is None:
+        return f"invalid YAML: {exc.problem}"
+    return f"invalid YAML at line {exc.line}, column {exc.column}: {exc.problem}"
 
 
 # --------------------------------------------------------------------------- TLS

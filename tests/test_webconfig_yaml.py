@@ -82,3 +82,38 @@ def test_an_empty_file_is_plain_http_without_auth(tmp_path: Path) -> None:
     path = tmp_path / "web.yml"
     path.write_text("# nothing yet\n", encoding="utf-8")
     assert repr(load_web_config(path)) == "WebConfig(tls=off, basic_auth_users=0)"
+
+
+def test_every_duplicate_key_is_named(tmp_path: Path) -> None:
+    text = (
+        "basic_auth_users:\n  alice: x\n  alice: y\n"
+        "tls_server_config:\n  cert_file: a\n  cert_file: b\n"
+    )
+    assert refused(tmp_path, text) == [
+        '{file}: line 3: duplicate key "alice"',
+        '{file}: line 6: duplicate key "cert_file"',
+    ]
+
+
+def test_a_billion_laughs_is_refused_at_the_alias_that_crosses_the_bound(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    (error,) = refused(tmp_path, "\n".join(lines) + "\n")
+    assert error.startswith("{file}: invalid YAML at line 5, column ")
+    assert "refused: with alias *a3 the aliases in this file expand to more than 50000 values" in (
+        error
+    )
+
+
+def test_nesting_deeper_than_any_config_needs_is_refused(tmp_path: Path) -> None:
+    assert refused(tmp_path, "basic_auth_users: " + "[" * 40 + "]" * 40 + "\n") == [
+        "{file}: invalid YAML at line 1, column 50: refused: nested more than 32 levels deep, "
+        "which no config needs; check the brackets and indentation"
+    ]
+
+
+def test_a_raw_control_character_is_named_escaped_with_line_and_column(tmp_path: Path) -> None:
+    assert refused(tmp_path, "basic_auth_users:\n  al\x1bice: x\n") == [
+        "{file}: invalid YAML at line 2, column 5: unprintable character \\x1b is not allowed "
+        "in a YAML file; remove it"
+    ]
