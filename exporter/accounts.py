@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from exporter.aws import PARTITION_HOME_REGION, ClientFactory, partition_of_arn
-from exporter.failures import MalformedResponse, check_deadline, describe_error
+from exporter.aws.errors import MalformedResponse, check_deadline, describe_error
 from exporter.model import Account
 from exporter.terminal import printable
 

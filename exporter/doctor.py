@@ -626,8 +626,8 @@ def main(
     stderr: TextIO | None = None,
 ) -> int:
     """Run the doctor; returns the exit status. ``prompter`` asks for MFA codes."""
+    from exporter.aws.profiles import terminal_prompter
     from exporter.logs import setup_logging
-    from exporter.profiles import terminal_prompter
 
     out = stdout or sys.stdout
     err = stderr or sys.stderr

@@ -23,7 +23,7 @@ from botocore.exceptions import (
 
 from exporter.accounts import AccountDirectory, DiscoveryMemory
 from exporter.aws import PARTITION_HOME_REGION, AccountSession, ClientFactory
-from exporter.failures import deadline, describe_error, failure_reason, frames
+from exporter.aws.errors import deadline, describe_error, failure_reason, frames
 from exporter.model import GLOBAL_REGION, Account, Reservation, Target
 from exporter.ratelimit import KeyedRateLimiter
 from exporter.renewal import RenewalPolicy

@@ -636,8 +636,8 @@ def main(
 ) -> int:
     """Run the report; returns the exit status. ``prompter`` asks for MFA codes
     (default: the terminal, or a line of stdin when it is not one)."""
+    from exporter.aws.profiles import terminal_prompter
     from exporter.logs import setup_logging
-    from exporter.profiles import terminal_prompter
 
     out = stdout or sys.stdout
     err = stderr or sys.stderr
@@ -715,7 +715,7 @@ def _exit_status(
     return EXIT_INCOMPLETE if failed else EXIT_OK
 
 
-# What to do about each failure reason (exporter.failures.failure_reason).
+# What to do about each failure reason (exporter.aws.errors.failure_reason).
 FAILURE_HINTS = {
     "denied": "denied: a permission is missing or a role cannot be assumed; run "
     "`aws-reservation-exporter doctor` to see which IAM actions are missing where",

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Info
 from prometheus_client.process_collector import ProcessCollector
 
 from exporter import __version__
-from exporter.failures import outcome_of_code
+from exporter.aws.errors import outcome_of_code
 
 
 class Telemetry:

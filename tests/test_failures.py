@@ -1,4 +1,4 @@
-"""exporter.failures: one classification of what went wrong, and texts that
+"""exporter.aws.errors: one classification of what went wrong, and texts that
 never carry a credential."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError, PaginationError, ReadTimeoutError
 from botocore.parsers import ResponseParserError
 from urllib3.exceptions import ProtocolError
 
-from exporter.failures import (
+from exporter.aws.errors import (
     DeadlineExceeded,
     MalformedResponse,
     check_deadline,

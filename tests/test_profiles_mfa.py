@@ -18,9 +18,9 @@ import yaml
 
 from exporter import report
 from exporter.aws import ClientFactory, ProfileError
+from exporter.aws.profiles import ProfileResolver
 from exporter.fake import FakeAws, credentials_for
 from exporter.model import Account
-from exporter.profiles import ProfileResolver
 
 USER_ACCOUNT = "100000000000"  # where the IAM user and its MFA device live
 PROD, STAGE, CHAINED = "222222222222", "333333333333", "555555555555"

@@ -35,11 +35,11 @@ from botocore.credentials import (
 from botocore.exceptions import NoCredentialsError
 
 from exporter import __version__
-from exporter.failures import watch
+from exporter.aws.errors import watch
 from exporter.model import Account
 
 if TYPE_CHECKING:
-    from exporter.profiles import ProfileResolver
+    from exporter.aws.profiles import ProfileResolver
 
 log = logging.getLogger(__name__)
 
@@ -310,7 +310,7 @@ class ClientFactory:
         return AccountSession(self._base, partition=partition, credentials=credentials)
 
     def _profile_session(self, profile: str) -> AccountSession:
-        """A named profile from the shared AWS config (exporter.profiles resolves it).
+        """A named profile from the shared AWS config (exporter.aws.profiles resolves it).
 
         A daemon cannot answer an MFA prompt: profiles needing one anywhere in
         their source chain fail with a clear ProfileError instead of blocking on
@@ -326,7 +326,7 @@ class ClientFactory:
         return AccountSession(session, partition=resolver.partition(profile), shares_clients=False)
 
     def _profile_resolver(self) -> ProfileResolver:
-        from exporter.profiles import ProfileResolver  # imports this module: import late
+        from exporter.aws.profiles import ProfileResolver  # imports this module: import late
 
         with self._lock:
             if self._profiles is None:

@@ -89,7 +89,7 @@ def outcome_of_code(code: str | None, status: int | None = None) -> str:
 
 def failure_reason(exc: BaseException) -> str:
     """denied / throttled / timeout / malformed / error."""
-    from exporter.aws import ProfileError  # aws imports this module: import late
+    from exporter.aws.clients import ProfileError  # clients imports this module: import late
     from exporter.services.base import MalformedRecord
 
     if isinstance(exc, ClientError):

@@ -33,7 +33,7 @@ from botocore.credentials import (
     RefreshableCredentials,
 )
 
-from exporter.aws import (
+from exporter.aws.clients import (
     PARTITION_HOME_REGION,
     ProfileError,
     client_config,
