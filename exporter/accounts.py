@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from exporter.aws import PARTITION_HOME_REGION, ClientFactory, partition_of_arn
+from exporter.aws import ClientFactory, account_of_arn, home_region, partition_of_arn
 from exporter.aws.errors import MalformedResponse, check_deadline, describe_error
 from exporter.model import Account
 from exporter.terminal import printable
@@ -108,7 +108,7 @@ class AccountDirectory:
             if self._own_arn is not None:
                 return self._own_arn
         own = self.factory.own()
-        region = PARTITION_HOME_REGION.get(self._configured_partition() or "aws", "us-east-1")
+        region = home_region(self._configured_partition())
         sts = self.factory.client(own, "sts", region)
         arn = sts.get_caller_identity()["Arn"]
         with self._lock:
@@ -136,12 +136,10 @@ class AccountDirectory:
         with self._lock:
             known = self._ids.get(account.name)
         if known is None and not account.role_arn and not account.profile:
-            known = self.own_arn().split(":")[4]  # the own identity, already read
+            known = account_of_arn(self.own_arn())  # the own identity, already read
         if known is None:
             session = self.factory.session_for(account, self.static_by_name)
-            sts = self.factory.client(
-                session, "sts", PARTITION_HOME_REGION.get(session.partition, "us-east-1")
-            )
+            sts = self.factory.client(session, "sts", home_region(session.partition))
             known = sts.get_caller_identity()["Account"]
             with self._lock:
                 self._ids[account.name] = known
@@ -207,7 +205,7 @@ class AccountDirectory:
         if org.role_arn:
             reader = Account(
                 name="organizations-reader",
-                account_id=org.role_arn.split(":")[4],
+                account_id=account_of_arn(org.role_arn),
                 role_arn=org.role_arn,
                 external_id=self.config.defaults.external_id,
                 session_name=self.config.defaults.session_name,
@@ -217,9 +215,7 @@ class AccountDirectory:
         else:
             session = self.factory.own()
             partition = self.partition()
-        client = self.factory.client(
-            session, "organizations", PARTITION_HOME_REGION.get(partition, "us-east-1")
-        )
+        client = self.factory.client(session, "organizations", home_region(partition))
         items: list[dict[str, Any]] = []
         max_pages = MAX_ORGANIZATION_PAGES  # read at call time: tests lower it
         pages = client.get_paginator("list_accounts").paginate()
@@ -277,9 +273,7 @@ class AccountDirectory:
             return cached[1]
         try:
             session = self.factory.session_for(account, self.static_by_name)
-            ec2 = self.factory.client(
-                session, "ec2", PARTITION_HOME_REGION.get(session.partition, "us-east-1")
-            )
+            ec2 = self.factory.client(session, "ec2", home_region(session.partition))
             listed = tuple(sorted(r["RegionName"] for r in ec2.describe_regions()["Regions"]))
         except Exception:
             if cached is not None:

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 from botocore.exceptions import ClientError
 
 from exporter.accounts import AccountDirectory
-from exporter.aws import PARTITION_HOME_REGION, AccountSession, ClientFactory, ProfileError
+from exporter.aws import AccountSession, ClientFactory, ProfileError, account_of_arn, home_region
 from exporter.model import Account
 from exporter.refresher import describe_error, failure_reason
 from exporter.report import Progress, command_config, is_tty, log_to
@@ -214,7 +214,7 @@ class Doctor:
         reader = (
             Account(
                 name="organizations",
-                account_id=org.role_arn.split(":")[4],
+                account_id=account_of_arn(org.role_arn),
                 role_arn=org.role_arn,
                 external_id=self.config.defaults.external_id,
                 session_name=self.config.defaults.session_name,
@@ -225,7 +225,7 @@ class Doctor:
         action = "organizations:ListAccounts"
         try:
             session = self.factory.session_for(reader)
-            region = PARTITION_HOME_REGION.get(session.partition, "us-east-1")
+            region = home_region(session.partition)
             client = self.factory.client(session, "organizations", region)
             client.list_accounts(MaxResults=1)
         except Exception as exc:
@@ -280,9 +280,7 @@ class Doctor:
             )
         try:
             session = self.factory.session_for(account, self.directory.static_by_name)
-            sts = self.factory.client(
-                session, "sts", PARTITION_HOME_REGION.get(session.partition, "us-east-1")
-            )
+            sts = self.factory.client(session, "sts", home_region(session.partition))
             caller = sts.get_caller_identity()
         except Exception as exc:
             return None, self._unreachable(account, exc)
@@ -392,7 +390,7 @@ class Doctor:
     # -- service probes -------------------------------------------------------
 
     def _targets(self, access: Access) -> list[tuple[ServiceSpec, str]]:
-        home = PARTITION_HOME_REGION.get(access.session.partition, "us-east-1")
+        home = home_region(access.session.partition)
         targets = []
         for name in self.directory.services_for(access.account):
             spec = REGISTRY.get(name)

@@ -22,7 +22,7 @@ from botocore.exceptions import (
 )
 
 from exporter.accounts import AccountDirectory, DiscoveryMemory
-from exporter.aws import PARTITION_HOME_REGION, AccountSession, ClientFactory
+from exporter.aws import AccountSession, ClientFactory, home_region
 from exporter.aws.errors import deadline, describe_error, failure_reason, frames
 from exporter.model import GLOBAL_REGION, Account, Reservation, Target
 from exporter.ratelimit import KeyedRateLimiter
@@ -227,10 +227,8 @@ class Refresher:
         except Exception as exc:  # unreachable account: fail what we can name
             session, error = None, exc  # type: ignore[assignment]
             partition = "aws"
-            regions = directory.explicit_regions(account) or (
-                PARTITION_HOME_REGION.get(partition, "us-east-1"),
-            )
-        home = PARTITION_HOME_REGION.get(partition, "us-east-1")
+            regions = directory.explicit_regions(account) or (home_region(partition),)
+        home = home_region(partition)
         planned: list[tuple[Work | None, BaseException | None]] = []
         for spec in services:
             if spec.is_global:

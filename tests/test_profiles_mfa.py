@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from exporter import report
-from exporter.aws import ClientFactory, ProfileError
+from exporter.aws import ClientFactory, ProfileError, account_of_arn
 from exporter.aws.profiles import ProfileResolver
 from exporter.fake import FakeAws, credentials_for
 from exporter.model import Account
@@ -248,7 +248,7 @@ def test_environment_keys_as_credential_source_also_ask_once(server, aws_files, 
     for name in ("env-prod", "env-stage"):
         session = factory.session_for(Account(name=name, profile=name))
         arns.append(factory.client(session, "sts", "us-east-1").get_caller_identity()["Arn"])
-    assert [arn.split(":")[4] for arn in arns] == [PROD, STAGE]
+    assert [account_of_arn(arn) for arn in arns] == [PROD, STAGE]
     assert prompter.prompts == [f"Enter MFA code for {SERIAL} (credential_source Environment): "]
     assert len(server.calls(operation="GetSessionToken", outcome="ok")) == 1
 

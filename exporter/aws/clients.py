@@ -36,19 +36,13 @@ from botocore.exceptions import NoCredentialsError
 
 from exporter import __version__
 from exporter.aws.errors import watch
+from exporter.aws.partitions import home_region, partition_of_arn
 from exporter.model import Account
 
 if TYPE_CHECKING:
     from exporter.aws.profiles import ProfileResolver
 
 log = logging.getLogger(__name__)
-
-# Where a partition's global APIs (STS default, Savings Plans, Organizations) are called.
-PARTITION_HOME_REGION = {
-    "aws": "us-east-1",
-    "aws-cn": "cn-northwest-1",
-    "aws-us-gov": "us-gov-west-1",
-}
 
 # AWS caps a session obtained with chained role credentials at one hour.
 CHAINED_SESSION_MAX = 3600
@@ -71,14 +65,6 @@ def client_config(
         max_pool_connections=max_pool_connections,
         user_agent_extra=f"aws-reservation-exporter/{__version__}",
     )
-
-
-def partition_of_arn(arn: str) -> str:
-    return arn.split(":", 2)[1]
-
-
-def account_of_arn(arn: str) -> str:
-    return arn.split(":")[4]
 
 
 class ProfileError(Exception):
@@ -296,7 +282,7 @@ class ClientFactory:
             source = self.own()
             duration = account.session_duration
         partition = partition_of_arn(account.role_arn)
-        home = PARTITION_HOME_REGION.get(partition, "us-east-1")
+        home = home_region(partition)
         credentials = assume_role_credentials(
             # The shared STS client: a new one per account cost CPU and, with
             # many accounts assumed at once, tens of MB of transient memory.

@@ -33,13 +33,8 @@ from botocore.credentials import (
     RefreshableCredentials,
 )
 
-from exporter.aws.clients import (
-    PARTITION_HOME_REGION,
-    ProfileError,
-    client_config,
-    partition_of_arn,
-    refresh_windows,
-)
+from exporter.aws.clients import ProfileError, client_config, refresh_windows
+from exporter.aws.partitions import home_region, partition_of_arn
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +254,7 @@ class ProfileResolver:
             cached = self._mfa_sessions.get(key)
             if cached is not None:
                 return cached
-            region = PARTITION_HOME_REGION.get(_partition_of(serial), "us-east-1")
+            region = home_region(partition_of_arn(serial))
             seconds = self._mfa_session_seconds
 
             def fetch() -> dict[str, str]:
@@ -279,7 +274,7 @@ class ProfileResolver:
         self, settings: ProfileSettings, source: Credentials, mfa_serial: str | None = None
     ) -> Credentials:
         role_arn = settings.role_arn or ""
-        region = PARTITION_HOME_REGION.get(partition_of_arn(role_arn), "us-east-1")
+        region = home_region(partition_of_arn(role_arn))
         seconds = settings.duration_seconds or DEFAULT_ROLE_SECONDS
 
         def fetch() -> dict[str, str]:
@@ -323,11 +318,6 @@ class ProfileResolver:
 def _is_long_term(credentials: Credentials) -> bool:
     """Long-term IAM user keys carry no session token; only they may call GetSessionToken."""
     return not credentials.get_frozen_credentials().token
-
-
-def _partition_of(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[1] if len(parts) > 1 and parts[0] == "arn" else "aws"
 
 
 def _metadata(creds: dict[str, Any]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from exporter.aws.partitions import account_of_arn
 from exporter.fake import errors
 from exporter.fake.catalog import BY_CALL, wire_name
 from exporter.fake.control import CONTROL_PREFIX, handle_control
@@ -130,7 +131,7 @@ class FakeAwsApp:
             if match:
                 key, expiration = (g.decode() for g in match.groups())
                 role_arn = info.params.get("RoleArn") if info.operation == "AssumeRole" else None
-                account = role_arn.split(":")[4] if role_arn else info.account_id
+                account = account_of_arn(role_arn) if role_arn else info.account_id
                 self.state.trust.remember(key, account, _parse_time(expiration), role_arn, info.mfa)
             return payload
         spec = BY_CALL.get((info.signing_name, info.operation))
