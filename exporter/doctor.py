@@ -28,8 +28,8 @@ from botocore.exceptions import ClientError
 
 from exporter.accounts import AccountDirectory
 from exporter.aws import AccountSession, ClientFactory, ProfileError, account_of_arn, home_region
+from exporter.aws.errors import describe_error, failure_reason
 from exporter.model import Account
-from exporter.refresher import describe_error, failure_reason
 from exporter.report import Progress, command_config, is_tty, log_to
 from exporter.services import REGISTRY
 from exporter.services.base import ServiceSpec

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from exporter.aws.errors import MalformedRecord
 from exporter.services import REGISTRY
 from exporter.services.base import (
-    MalformedRecord,
     Meaning,
     fetch,
     is_exported,

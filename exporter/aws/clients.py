@@ -67,10 +67,6 @@ def client_config(
     )
 
 
-class ProfileError(Exception):
-    """A named profile that cannot be used (missing, or needs an MFA prompt)."""
-
-
 class _FixedProvider(CredentialProvider):
     """Hands a ready credentials object (static or refreshable) to a session."""
 

@@ -1,6 +1,14 @@
 """What went wrong with an AWS call, in the exporter's terms: one place that
 the refresher, discovery, ``doctor`` and the API counters all use.
 
+The bottom of ``exporter.aws`` with ``partitions``: it imports nothing else
+from the exporter, so every layer can raise its errors and classify them.
+
+- The exporter's own errors: ``ProfileError`` (a named profile that cannot be
+  used), ``MalformedRecord`` (a record without a field it needs),
+  ``MalformedResponse`` (an answer that cannot be read), ``DeadlineExceeded``.
+- ``outcome_of_code(code, status)``: ``ok``, ``throttled``, ``denied`` or
+  ``error`` for one API attempt (the request counters).
 - ``failure_reason(exc)``: ``denied``, ``throttled``, ``timeout``,
   ``malformed`` or ``error``.
 - ``describe_error(exc)``: one line for logs and people, never a secret.
@@ -36,6 +44,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from botocore.parsers import ResponseParserError
+from urllib3.exceptions import ProtocolError
 
 # AWS error codes, by what they mean for us.
 THROTTLING_CODES = frozenset(
@@ -68,6 +77,14 @@ DENIED_CODES = frozenset(
 REASONS = ("denied", "throttled", "timeout", "malformed", "error")
 
 
+class ProfileError(Exception):
+    """A named profile that cannot be used (missing, or needs an MFA prompt)."""
+
+
+class MalformedRecord(ValueError):
+    """A record from AWS lacks a required field or has one we cannot parse."""
+
+
 class MalformedResponse(Exception):
     """AWS, or something between it and us, sent an answer that cannot be read."""
 
@@ -89,9 +106,6 @@ def outcome_of_code(code: str | None, status: int | None = None) -> str:
 
 def failure_reason(exc: BaseException) -> str:
     """denied / throttled / timeout / malformed / error."""
-    from exporter.aws.clients import ProfileError  # clients imports this module: import late
-    from exporter.services.base import MalformedRecord
-
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -124,8 +138,6 @@ def failure_reason(exc: BaseException) -> str:
 
 def _is_broken_body(exc: BaseException) -> bool:
     """urllib3's IncompleteRead/ProtocolError: the body ended before it should."""
-    from urllib3.exceptions import ProtocolError
-
     return isinstance(exc, ProtocolError)
 
 

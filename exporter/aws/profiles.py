@@ -33,7 +33,8 @@ from botocore.credentials import (
     RefreshableCredentials,
 )
 
-from exporter.aws.clients import ProfileError, client_config, refresh_windows
+from exporter.aws.clients import client_config, refresh_windows
+from exporter.aws.errors import ProfileError
 from exporter.aws.partitions import home_region, partition_of_arn
 
 log = logging.getLogger(__name__)

@@ -12,13 +12,10 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
+from exporter.aws.errors import MalformedRecord
 from exporter.model import Reservation
 
 log = logging.getLogger(__name__)
-
-
-class MalformedRecord(ValueError):
-    """A record from AWS lacks a required field or has one we cannot parse."""
 
 
 class Meaning(enum.Enum):

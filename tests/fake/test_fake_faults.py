@@ -12,9 +12,9 @@ from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import PaginationError, ReadTimeoutError
 
+from exporter.aws.errors import MalformedRecord
 from exporter.fake.catalog import SPECS
 from exporter.services import REGISTRY
-from exporter.services.base import MalformedRecord
 from tests.fake.conftest import OWN, error_of
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)

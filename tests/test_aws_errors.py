@@ -4,20 +4,26 @@ never carry a credential."""
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import ClientError, PaginationError, ReadTimeoutError
+from botocore.exceptions import (
+    ClientError,
+    NoCredentialsError,
+    PaginationError,
+    ReadTimeoutError,
+)
 from botocore.parsers import ResponseParserError
 from urllib3.exceptions import ProtocolError
 
 from exporter.aws.errors import (
     DeadlineExceeded,
+    MalformedRecord,
     MalformedResponse,
+    ProfileError,
     check_deadline,
     deadline,
     describe_error,
     failure_reason,
     redact,
 )
-from exporter.services.base import MalformedRecord
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
 TOKEN = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD" + "x" * 60
@@ -51,6 +57,11 @@ def client_error(code: str, status: int = 400, message: str = "no") -> ClientErr
         (PaginationError(message="same token twice"), "malformed"),
         (ProtocolError("Connection broken: IncompleteRead"), "malformed"),
         (ValueError("Invalid timestamp"), "malformed"),
+        (NoCredentialsError(), "denied"),
+        (ProfileError("profile 'prod' needs an MFA code"), "denied"),
+        (client_error("SlowDown", 503), "throttled"),
+        (client_error("Whatever", 429), "throttled"),
+        (client_error("Whatever", 403), "denied"),
         (RuntimeError("boom"), "error"),
     ],
 )
