@@ -18,10 +18,10 @@ import contextvars
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 import botocore.session
 from botocore.config import Config as BotoConfig
@@ -30,41 +30,17 @@ from botocore.credentials import (
     CredentialResolver,
     Credentials,
     ReadOnlyCredentials,
-    RefreshableCredentials,
 )
 from botocore.exceptions import NoCredentialsError
 
-from exporter import __version__
+from exporter.aws.botoconfig import READ_TIMEOUT, RETRY_MAX_ATTEMPTS, client_config
+from exporter.aws.credentials import assume_role_credentials
 from exporter.aws.errors import watch
-from exporter.aws.partitions import home_region, partition_of_arn
+from exporter.aws.partitions import partition_of_arn
+from exporter.aws.profiles import ProfileResolver
 from exporter.model import Account
 
-if TYPE_CHECKING:
-    from exporter.aws.profiles import ProfileResolver
-
 log = logging.getLogger(__name__)
-
-# AWS caps a session obtained with chained role credentials at one hour.
-CHAINED_SESSION_MAX = 3600
-
-RETRY_MAX_ATTEMPTS = 5  # in all, first try included
-CONNECT_TIMEOUT = 5
-READ_TIMEOUT = 20
-
-
-def client_config(
-    max_pool_connections: int = 10,
-    read_timeout: float = READ_TIMEOUT,
-    max_attempts: int = RETRY_MAX_ATTEMPTS,
-) -> BotoConfig:
-    """botocore settings every client shares: bounded retries, bounded waits."""
-    return BotoConfig(
-        retries={"mode": "standard", "total_max_attempts": max_attempts},
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=read_timeout,
-        max_pool_connections=max_pool_connections,
-        user_agent_extra=f"aws-reservation-exporter/{__version__}",
-    )
 
 
 class _FixedProvider(CredentialProvider):
@@ -273,22 +249,20 @@ class ClientFactory:
             if resolve_via is None:
                 raise ValueError(f"account {account.name}: cannot resolve via={account.via}")
             source = self.session_for(resolve_via(account.via), resolve_via)
-            duration = min(account.session_duration, CHAINED_SESSION_MAX)
         else:
             source = self.own()
-            duration = account.session_duration
-        partition = partition_of_arn(account.role_arn)
-        home = home_region(partition)
         credentials = assume_role_credentials(
             # The shared STS client: a new one per account cost CPU and, with
             # many accounts assumed at once, tens of MB of transient memory.
-            sts=lambda: self.task_client(source, "sts", home),
+            sts=lambda region: self.task_client(source, "sts", region),
             role_arn=account.role_arn,
-            external_id=account.external_id,
             session_name=account.session_name,
-            duration=duration,
+            duration=account.session_duration,
+            external_id=account.external_id,
+            chained=bool(account.via),
             time_fetcher=self._time_fetcher,
         )
+        partition = partition_of_arn(account.role_arn)
         return AccountSession(self._base, partition=partition, credentials=credentials)
 
     def _profile_session(self, profile: str) -> AccountSession:
@@ -308,11 +282,11 @@ class ClientFactory:
         return AccountSession(session, partition=resolver.partition(profile), shares_clients=False)
 
     def _profile_resolver(self) -> ProfileResolver:
-        from exporter.aws.profiles import ProfileResolver  # imports this module: import late
-
         with self._lock:
             if self._profiles is None:
-                self._profiles = ProfileResolver(self._new_session, self._mfa_prompter)
+                self._profiles = ProfileResolver(
+                    self._new_session, self._mfa_prompter, time_fetcher=self._time_fetcher
+                )
             return self._profiles
 
     # -- clients ------------------------------------------------------------
@@ -392,71 +366,3 @@ def _session_key(account: Account) -> tuple[object, ...]:
         account.profile,
         account.via,
     )
-
-
-def refresh_windows(duration: int) -> tuple[int, int]:
-    """(advisory, mandatory) seconds before expiry to renew credentials.
-
-    AWS sessions last at least 15 min, where botocore's defaults (15 and 10 min)
-    would renew on every call; scale them down for short sessions.
-    """
-    advisory = min(15 * 60, duration // 3)
-    mandatory = min(10 * 60, duration // 4)
-    return advisory, mandatory
-
-
-def assume_role_credentials(
-    *,
-    sts: Callable[[], AbstractContextManager[Any]],
-    role_arn: str,
-    external_id: str | None,
-    session_name: str,
-    duration: int,
-    time_fetcher: Callable[[], datetime] | None = None,
-) -> RefreshableCredentials:
-    """Credentials for ``role_arn`` that renew themselves before they expire.
-
-    ``sts`` gives an STS client acting as the source identity. Nothing is
-    called until first use: a role that cannot be assumed fails the first
-    refresh task of its account, not start-up.
-    """
-
-    def fetch() -> dict[str, str]:
-        params: dict[str, Any] = {
-            "RoleArn": role_arn,
-            "RoleSessionName": session_name,
-            "DurationSeconds": duration,
-        }
-        if external_id:
-            params["ExternalId"] = external_id
-        with sts() as client:
-            creds = client.assume_role(**params)["Credentials"]
-        expiry = creds["Expiration"]
-        if isinstance(expiry, datetime) and expiry.tzinfo is None:
-            expiry = expiry.replace(tzinfo=timezone.utc)
-        log.debug("assumed %s until %s", role_arn, expiry.isoformat())
-        return {
-            "access_key": creds["AccessKeyId"],
-            "secret_key": creds["SecretAccessKey"],
-            "token": creds["SessionToken"],
-            "expiry_time": expiry.isoformat(),
-        }
-
-    advisory, mandatory = refresh_windows(duration)
-    now = time_fetcher or _utc_now
-    # Deferred: an already-expired placeholder makes botocore call fetch() on first use.
-    return RefreshableCredentials(
-        access_key="",
-        secret_key="",
-        token="",
-        expiry_time=now() - timedelta(hours=1),
-        refresh_using=fetch,
-        method="assume-role",
-        time_fetcher=now,
-        advisory_timeout=advisory,
-        mandatory_timeout=mandatory,
-    )
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)

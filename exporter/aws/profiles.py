@@ -21,19 +21,20 @@ import logging
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import botocore.session
-from botocore.credentials import (
-    CanonicalNameCredentialSourcer,
-    Credentials,
-    DeferredRefreshableCredentials,
-    RefreshableCredentials,
-)
+from botocore.credentials import CanonicalNameCredentialSourcer, Credentials
 
-from exporter.aws.clients import client_config, refresh_windows
+from exporter.aws.botoconfig import client_config
+from exporter.aws.credentials import (
+    TimeFetcher,
+    assume_role_credentials,
+    deferred_credentials,
+    sts_metadata,
+)
 from exporter.aws.errors import ProfileError
 from exporter.aws.partitions import home_region, partition_of_arn
 
@@ -126,10 +127,12 @@ class ProfileResolver:
         prompter: Prompter | None = None,
         *,
         mfa_session_seconds: int = MFA_SESSION_SECONDS,
+        time_fetcher: TimeFetcher | None = None,
     ) -> None:
         self._new_session = new_session
         self._prompter = prompter
         self._mfa_session_seconds = mfa_session_seconds
+        self._time_fetcher = time_fetcher  # decides when credentials need renewing (tests)
         self._lock = threading.RLock()
         self._profiles: dict[str, dict[str, Any]] | None = None
         self._credentials: dict[str, Credentials] = {}
@@ -201,13 +204,18 @@ class ProfileResolver:
                 raise ProfileError(f"profile {settings.name!r} has no usable credentials")
             return credentials
         source, source_label = self._source(settings)
+        # A role profile behind another role profile: AWS caps the session at 1 h.
+        chained = self._is_role_profile(settings.source_profile, settings.name)
         if not settings.mfa_serial:
-            return self._assume(settings, source)
+            return self._assume(settings, source, chained=chained)
         if _is_long_term(source):
             session = self._mfa_session(source_label, source, settings.mfa_serial)
-            return self._assume(settings, session)
+            return self._assume(settings, session, chained=False)
         # GetSessionToken refuses temporary credentials: the code goes with AssumeRole.
-        return self._assume(settings, source, mfa_serial=settings.mfa_serial)
+        return self._assume(settings, source, chained=chained, mfa_serial=settings.mfa_serial)
+
+    def _is_role_profile(self, profile: str | None, of: str) -> bool:
+        return profile not in (None, of) and bool(self.settings(profile or "").role_arn)
 
     def _source(self, settings: ProfileSettings) -> tuple[Credentials, str]:
         """The credentials a role profile assumes its role with, and where they come from."""
@@ -265,35 +273,39 @@ class ProfileResolver:
                     DurationSeconds=seconds, SerialNumber=serial, TokenCode=code
                 )
                 log.debug("MFA session for %s opened", source_label)
-                return _metadata(response["Credentials"])
+                return sts_metadata("GetSessionToken", response)
 
-            cached = _deferred(fetch, "mfa-session-token", seconds)
+            cached = deferred_credentials(
+                fetch,
+                method="mfa-session-token",
+                duration=seconds,
+                time_fetcher=self._time_fetcher,
+            )
             self._mfa_sessions[key] = cached
             return cached
 
     def _assume(
-        self, settings: ProfileSettings, source: Credentials, mfa_serial: str | None = None
+        self,
+        settings: ProfileSettings,
+        source: Credentials,
+        *,
+        chained: bool,
+        mfa_serial: str | None = None,
     ) -> Credentials:
-        role_arn = settings.role_arn or ""
-        region = home_region(partition_of_arn(role_arn))
-        seconds = settings.duration_seconds or DEFAULT_ROLE_SECONDS
-
-        def fetch() -> dict[str, str]:
-            params: dict[str, Any] = {
-                "RoleArn": role_arn,
-                "RoleSessionName": settings.role_session_name or DEFAULT_ROLE_SESSION_NAME,
-                "DurationSeconds": seconds,
-            }
-            if settings.external_id:
-                params["ExternalId"] = settings.external_id
-            if mfa_serial:
-                params["SerialNumber"] = mfa_serial
-                params["TokenCode"] = self._ask(mfa_serial, f"profile {settings.name}")
-            response = self._sts(source, region).assume_role(**params)
-            log.debug("profile %s: assumed %s", settings.name, role_arn)
-            return _metadata(response["Credentials"])
-
-        return _deferred(fetch, "assume-role", seconds)
+        label = f"profile {settings.name}"
+        serial = mfa_serial or ""
+        return assume_role_credentials(
+            sts=lambda region: nullcontext(self._sts(source, region)),
+            role_arn=settings.role_arn or "",
+            session_name=settings.role_session_name or DEFAULT_ROLE_SESSION_NAME,
+            duration=settings.duration_seconds or DEFAULT_ROLE_SECONDS,
+            external_id=settings.external_id,
+            chained=chained,
+            mfa_serial=mfa_serial,
+            token_code=(lambda: self._ask(serial, label)) if mfa_serial else None,
+            label=label,
+            time_fetcher=self._time_fetcher,
+        )
 
     def _ask(self, serial: str, source: str) -> str:
         """One code from the prompter; ``source`` says whose (``profile ops``)."""
@@ -319,29 +331,3 @@ class ProfileResolver:
 def _is_long_term(credentials: Credentials) -> bool:
     """Long-term IAM user keys carry no session token; only they may call GetSessionToken."""
     return not credentials.get_frozen_credentials().token
-
-
-def _metadata(creds: dict[str, Any]) -> dict[str, str]:
-    expiry = creds["Expiration"]
-    if isinstance(expiry, datetime):
-        if expiry.tzinfo is None:
-            expiry = expiry.replace(tzinfo=timezone.utc)
-        expiry = expiry.isoformat()
-    return {
-        "access_key": creds["AccessKeyId"],
-        "secret_key": creds["SecretAccessKey"],
-        "token": creds["SessionToken"],
-        "expiry_time": str(expiry),
-    }
-
-
-def _deferred(
-    fetch: Callable[[], dict[str, str]], method: str, seconds: int
-) -> RefreshableCredentials:
-    """Credentials fetched on first use (under botocore's refresh lock: one prompt at a time)."""
-    credentials = DeferredRefreshableCredentials(refresh_using=fetch, method=method)
-    # botocore's 15/10 min windows would renew a 15 min session on every call.
-    advisory, mandatory = refresh_windows(seconds)
-    credentials._advisory_refresh_timeout = advisory
-    credentials._mandatory_refresh_timeout = mandatory
-    return credentials
