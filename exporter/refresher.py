@@ -17,11 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import (
-    NoCredentialsError,
-)
+from botocore.exceptions import NoCredentialsError
 
-from exporter.accounts import AccountDirectory, DiscoveryMemory
+from exporter.accounts import DEFAULT_PARTITION, AccountDirectory, DiscoveryMemory
 from exporter.aws import AccountSession, ClientFactory, home_region
 from exporter.aws.errors import deadline, describe_error, failure_reason, frames
 from exporter.model import GLOBAL_REGION, Account, Reservation, Target
@@ -173,28 +171,33 @@ class Refresher:
         self.telemetry.accounts.set(len(accounts) + len(problems))
 
         seen: set[Target] = set()
-        seen_lock = threading.Lock()
+        seen_lock = threading.Lock()  # planning tasks and this thread both add
+
+        def plan(targets: list[Target]) -> None:
+            with seen_lock:
+                seen.update(targets)
 
         def plan_account(account: Account) -> None:
-            with deadline(TARGET_DEADLINE):  # AssumeRole, regions: "all"
-                planned = self._plan(account, directory)
-            for work, error in planned:
-                if work is None:
-                    continue
-                with seen_lock:
-                    seen.add(work.target)
-                if error is not None:
-                    self._fail(work.target, error, self.clock(), 0.0)
-                else:
-                    pool.submit(lambda w=work: self._refresh(w, config.expired_lookback))
+            try:
+                with deadline(TARGET_DEADLINE):  # AssumeRole, regions: "all"
+                    session, regions = self._reach(account, directory)
+            except Exception as exc:
+                self._unreachable(account, directory, exc, plan)
+                return
+            works = [
+                Work(target, spec, session, client_region)
+                for target, spec, client_region in self._expand(
+                    account, directory, session.partition, regions
+                )
+            ]
+            plan([w.target for w in works])
+            for work in works:
+                pool.submit(lambda w=work: self._refresh(w, config.expired_lookback))
 
         for account in accounts:
             pool.submit(lambda a=account: plan_account(a))
         for problem in problems:  # unreachable before its id is known: still visible
-            for work, _ in self._plan(problem.account, directory, problem.error):
-                if work is not None:
-                    seen.add(work.target)
-                    self._fail(work.target, problem.error, self.clock(), 0.0)
+            self._unreachable(problem.account, directory, problem.error, plan)
         if not pool.wait(stop):
             return False
         self.store.retain(seen)
@@ -206,43 +209,63 @@ class Refresher:
         self.ready.set()
         return True
 
-    def _plan(
-        self, account: Account, directory: AccountDirectory, error: BaseException | None = None
-    ) -> list[tuple[Work | None, BaseException | None]]:
-        """The account's targets, each with an error if the account itself is unreachable."""
+    # -- planning: reach the account, then expand its targets -----------------
+
+    def _reach(
+        self, account: Account, directory: AccountDirectory
+    ) -> tuple[AccountSession, tuple[str, ...]]:
+        """The account's session, with its role assumed, and its regions.
+
+        Assuming the role here, once, and not in each target's task makes an
+        unreachable account fail fast, as one error per target.
+        """
+        session = self.factory.session_for(account, directory.static_by_name)
+        credentials = session.credentials()
+        if credentials is None:
+            raise NoCredentialsError()
+        credentials.get_frozen_credentials()
+        return session, directory.regions_for(account)
+
+    def _expand(
+        self,
+        account: Account,
+        directory: AccountDirectory,
+        partition: str,
+        regions: tuple[str, ...],
+    ) -> list[tuple[Target, ServiceSpec, str]]:
+        """Every (target, service, client region) of the account; global services
+        once, in the partition's home region; regions without the service skipped."""
         account_id = account.account_id or ""
-        services = [REGISTRY[s] for s in directory.services_for(account) if s in REGISTRY]
-        try:
-            if error is not None:
-                raise error
-            session = self.factory.session_for(account, directory.static_by_name)
-            partition = session.partition
-            # Assume the role once here, not once per target, and fail fast if we can't.
-            credentials = session.credentials()
-            if credentials is None:
-                raise NoCredentialsError()
-            credentials.get_frozen_credentials()
-            regions = directory.regions_for(account)
-            error: BaseException | None = None
-        except Exception as exc:  # unreachable account: fail what we can name
-            session, error = None, exc  # type: ignore[assignment]
-            partition = "aws"
-            regions = directory.explicit_regions(account) or (home_region(partition),)
-        home = home_region(partition)
-        planned: list[tuple[Work | None, BaseException | None]] = []
-        for spec in services:
+        planned: list[tuple[Target, ServiceSpec, str]] = []
+        for spec in (REGISTRY[s] for s in directory.services_for(account) if s in REGISTRY):
             if spec.is_global:
                 target = Target(account.name, account_id, GLOBAL_REGION, spec.name)
-                planned.append((Work(target, spec, session, home), error))
+                planned.append((target, spec, home_region(partition)))
                 continue
             available = set(self.factory.available_regions(spec.client_name, partition))
             for region in regions:
                 if available and region not in available:
                     log.debug("no %s endpoint in %s; skipped", spec.name, region)
                     continue
-                target = Target(account.name, account_id, region, spec.name)
-                planned.append((Work(target, spec, session, region), error))
+                planned.append((Target(account.name, account_id, region, spec.name), spec, region))
         return planned
+
+    def _unreachable(
+        self,
+        account: Account,
+        directory: AccountDirectory,
+        error: BaseException,
+        plan: Callable[[list[Target]], None],
+    ) -> None:
+        """Fail every target the account can be named with: its configured regions
+        (its home region when they are "all" and could not be listed)."""
+        partition = DEFAULT_PARTITION
+        regions = directory.explicit_regions(account) or (home_region(partition),)
+        targets = [t for t, _, _ in self._expand(account, directory, partition, regions)]
+        plan(targets)
+        now = self.clock()
+        for target in targets:
+            self._fail(target, error, now, 0.0)
 
     def _refresh(self, work: Work, lookback: float) -> None:
         attempted = self.clock()
