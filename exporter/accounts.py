@@ -17,12 +17,13 @@ from typing import Any
 
 from exporter.aws import ClientFactory, account_of_arn, home_region, partition_of_arn
 from exporter.aws.errors import MalformedResponse, check_deadline, describe_error
+from exporter.aws.partitions import DEFAULT_PARTITION
 from exporter.model import Account
 from exporter.terminal import printable
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PARTITION = "aws"
+
 REGIONS_TTL = 24 * 3600  # enabled regions change rarely; re-read daily
 _ACCOUNT_ID = re.compile(r"\d{12}")
 

@@ -19,9 +19,10 @@ from typing import Any
 
 from botocore.exceptions import NoCredentialsError
 
-from exporter.accounts import DEFAULT_PARTITION, AccountDirectory, DiscoveryMemory
+from exporter.accounts import AccountDirectory, DiscoveryMemory
 from exporter.aws import AccountSession, ClientFactory, home_region
 from exporter.aws.errors import deadline, describe_error, failure_reason, frames
+from exporter.aws.partitions import DEFAULT_PARTITION
 from exporter.model import GLOBAL_REGION, Account, Reservation, Target
 from exporter.ratelimit import KeyedRateLimiter
 from exporter.renewal import RenewalPolicy
