@@ -17,21 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from exporter.labels import IDENTITY_LABELS, INFO_LABELS, TARGET_LABELS
 from exporter.model import Reservation, Target, TargetResult
 from exporter.renewal import Renewal, retired_early
-
-IDENTITY_LABELS = ("account", "account_id", "region", "service", "reservation_id")
-TARGET_LABELS = ("account", "account_id", "region", "service")
-INFO_LABELS = (
-    "state",
-    "instance_type",
-    "product",
-    "offering_type",
-    "scope",
-    "availability_zone",
-    "multi_az",
-    "plan_type",
-)
 
 _REFRESHED = "Refreshed from AWS every refresh_interval, not live."
 
