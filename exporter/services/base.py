@@ -59,8 +59,12 @@ class ServiceSpec:
     name: str  # label value, e.g. "opensearch"
     client_name: str  # boto3 client name
     operation: str  # API operation, e.g. "DescribeReservedInstances"
+    # What IAM must allow for it (doctor, iam/): OpenSearch's prefix is "es".
+    iam_action: str
     result_key: str  # list member in the response
     parse: Callable[[Mapping[str, Any]], Reservation]
+    # doctor's probe: the smallest page the call accepts (EC2 has no paging, but DryRun).
+    probe_args: Mapping[str, Any]
     pagination: Pagination = Pagination.PAGINATOR
     token_key: str = "NextToken"  # request and response member for NEXT_TOKEN
     is_global: bool = False  # one listing per account, whatever its regions

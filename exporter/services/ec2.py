@@ -44,7 +44,9 @@ SPEC = ServiceSpec(
     name="ec2",
     client_name="ec2",
     operation="DescribeReservedInstances",
+    iam_action="ec2:DescribeReservedInstances",
     result_key="ReservedInstances",
     parse=parse,
+    probe_args={"DryRun": True},
     pagination=Pagination.NONE,
 )

@@ -21,6 +21,8 @@ SPEC = ServiceSpec(
     name="elasticache",
     client_name="elasticache",
     operation="DescribeReservedCacheNodes",
+    iam_action="elasticache:DescribeReservedCacheNodes",
     result_key="ReservedCacheNodes",
     parse=parse,
+    probe_args={"MaxRecords": 20},
 )

@@ -16,6 +16,8 @@ SPEC = ServiceSpec(
     name="memorydb",
     client_name="memorydb",
     operation="DescribeReservedNodes",
+    iam_action="memorydb:DescribeReservedNodes",
     result_key="ReservedNodes",
     parse=parse,
+    probe_args={"MaxResults": 20},
 )

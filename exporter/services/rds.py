@@ -18,6 +18,8 @@ SPEC = ServiceSpec(
     name="rds",
     client_name="rds",
     operation="DescribeReservedDBInstances",
+    iam_action="rds:DescribeReservedDBInstances",
     result_key="ReservedDBInstances",
     parse=parse,
+    probe_args={"MaxRecords": 20},
 )
