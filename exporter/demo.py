@@ -62,7 +62,7 @@ def start_demo_environment(directory: str | Path | None = None) -> DemoEnvironme
 
 def run_demo(opts: argparse.Namespace) -> int:
     """``--demo``: serve real metrics from the fake AWS until SIGTERM/SIGINT."""
-    from exporter.cli import serve
+    from exporter.commands.daemon import serve
 
     try:
         env = start_demo_environment()

@@ -13,8 +13,8 @@ import botocore.session
 import pytest
 import yaml
 
-from exporter import doctor
-from exporter.doctor import principal_of, read_policy
+from exporter.commands import doctor
+from exporter.commands.doctor import principal_of, read_policy
 from exporter.fake import FakeAws, credentials_for
 from exporter.services import REGISTRY
 

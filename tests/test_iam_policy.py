@@ -278,7 +278,7 @@ def test_exporter_role_may_assume_only_the_member_roles_and_optional_extras() ->
 
 def test_doctor_suggests_the_same_actions_as_the_policy() -> None:
     # `doctor` prints policies for missing permissions; they must agree with iam/.
-    from exporter.doctor import read_policy
+    from exporter.commands.doctor import read_policy
 
     actions = [spec.iam_action for spec in REGISTRY.values()] + ["ec2:DescribeRegions"]
     assert read_policy(actions)["Statement"][0]["Action"] == policy_actions()

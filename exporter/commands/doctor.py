@@ -29,8 +29,8 @@ from botocore.exceptions import ClientError
 from exporter.accounts import AccountDirectory
 from exporter.aws import AccountSession, ClientFactory, ProfileError, account_of_arn, home_region
 from exporter.aws.errors import describe_error, failure_reason
+from exporter.commands.report import Progress, command_config, is_tty, log_to
 from exporter.model import Account
-from exporter.report import Progress, command_config, is_tty, log_to
 from exporter.services import REGISTRY
 from exporter.services.base import ServiceSpec
 from exporter.terminal import format_table, json_safe, printable
@@ -576,7 +576,7 @@ def _indent(text: str, spaces: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from exporter.cli import add_config_flag, add_logging_flags
+    from exporter.commands.daemon import add_config_flag, add_logging_flags
 
     parser = argparse.ArgumentParser(
         prog="aws-reservation-exporter doctor",
