@@ -1,3 +1,3 @@
-from exporter.commands.daemon import main
+from exporter.commands.main import main
 
 raise SystemExit(main())

@@ -7,7 +7,8 @@ import argparse
 import pytest
 
 from exporter import __version__
-from exporter.commands.daemon import main, parse_shard, serve_parser
+from exporter.commands.daemon import parse_shard, serve_parser
+from exporter.commands.main import main
 
 
 def test_defaults_match_the_documented_contract():

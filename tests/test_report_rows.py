@@ -11,15 +11,15 @@ from datetime import datetime, timezone
 import pytest
 
 from exporter.commands import report
-from exporter.commands.report import (
+from exporter.commands.exits import EXIT_INCOMPLETE
+from exporter.commands.report import FAILURE_HINTS, failure_hints, parse_at
+from exporter.commands.report_rows import (
     CSV_COLUMNS,
-    FAILURE_HINTS,
+    FailedTarget,
     csv_text_cell,
     expiring_within,
     failed_targets,
-    failure_hints,
     iso,
-    parse_at,
     render_csv,
     render_json,
     render_table,
@@ -486,12 +486,10 @@ def test_renewed_text_never_rounds_a_gap_up_to_full(ratio, text):
 def test_the_stderr_list_of_failed_targets_escapes_every_value():
     # Discovery may escape account names itself; the list must not rely on it.
     failed = [
-        report.FailedTarget(
-            "evil\n2026-01-01 ERROR forged\x1b[2J", "1\r2", "us\x85", "rds", "denied"
-        ),
+        FailedTarget("evil\n2026-01-01 ERROR forged\x1b[2J", "1\r2", "us\x85", "rds", "denied"),
     ]
     err = io.StringIO()
-    assert report._exit_status([], failed, None, err, 4) == report.EXIT_INCOMPLETE
+    assert report._exit_status([], failed, None, err, 4) == EXIT_INCOMPLETE
     assert err.getvalue().splitlines() == [
         "1 of 4 targets could not be read; the report is incomplete:",
         "  account=evil\\n2026-01-01 ERROR forged\\x1b[2J account_id=1\\r2 region=us\\x85 "

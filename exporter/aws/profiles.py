@@ -16,9 +16,7 @@ chain fails with ``ProfileError`` instead of blocking on a terminal.
 
 from __future__ import annotations
 
-import getpass
 import logging
-import sys
 import threading
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -40,7 +38,7 @@ from exporter.aws.partitions import home_region, partition_of_arn
 
 log = logging.getLogger(__name__)
 
-Prompter = Callable[[str], str]
+Prompter = Callable[[str], str]  # asks for an MFA code (exporter.commands.prompter: a terminal)
 SessionMaker = Callable[[str | None], botocore.session.Session]  # profile name or None
 
 DEFAULT_ROLE_SESSION_NAME = "aws-reservation-exporter"
@@ -48,23 +46,6 @@ DEFAULT_ROLE_SECONDS = 3600
 # GetSessionToken's default; long enough that a long report never asks twice.
 MFA_SESSION_SECONDS = 12 * 3600
 _SOURCE_PROVIDERS = ("env", "container-role", "iam-role")
-
-
-def terminal_prompter(prompt: str) -> str:
-    """Ask for an MFA code: hidden input on a terminal, else one line of stdin.
-
-    Reading stdin when it is not a terminal lets scripts pipe a code in
-    (``oathtool ... | aws-reservation-exporter report``). The prompt goes to
-    stderr so stdout stays clean for the report itself.
-    """
-    if sys.stdin is not None and sys.stdin.isatty():
-        return getpass.getpass(prompt, stream=sys.stderr)
-    sys.stderr.write(prompt)
-    sys.stderr.flush()
-    line = sys.stdin.readline() if sys.stdin is not None else ""
-    if not line:
-        raise ProfileError("no MFA code: standard input is closed")
-    return line
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,9 @@
-"""Command line: the daemon (default) and the commands for people.
-
-    aws-reservation-exporter [--config.file=config.yaml] [--web.listen-address=:9725] ...
-    aws-reservation-exporter --demo
-    aws-reservation-exporter report ...   /   aws-reservation-exporter doctor ...
-
-Exit status 2 for bad flags or a bad configuration.
-"""
+"""The daemon: ``aws-reservation-exporter [--config.file=config.yaml] ...`` and its
+flags (``--demo`` runs it in exporter.demo)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import platform
 import re
@@ -20,11 +13,12 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from exporter import __version__
-from exporter.logs import LEVELS, setup_logging
+from exporter.commands.configs import load_config_or_exit
+from exporter.commands.exits import EXIT_CANNOT_LISTEN, EXIT_OK, EXIT_USAGE
+from exporter.commands.flags import add_config_flag, add_demo_flag, add_logging_flags
+from exporter.logs import setup_logging
 
-log = logging.getLogger("exporter")
-
-EXIT_USAGE = 2
+# The commands for people (exporter.commands.main runs them), named in --help.
 SUBCOMMANDS = ("report", "doctor")
 
 
@@ -77,11 +71,7 @@ def serve_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="validate the configuration and exit (0: valid, 2: invalid)",
     )
-    parser.add_argument(
-        "--demo",
-        action="store_true",
-        help="run against an embedded fake AWS with demo data (needs the [demo] extra)",
-    )
+    add_demo_flag(parser, "run against an embedded fake AWS")
     parser.add_argument(
         "--version",
         action="version",
@@ -108,41 +98,10 @@ def parse_shard(text: str, environ: Mapping[str, str] | None = None) -> int:
     return int(match.group(1))
 
 
-def add_config_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config.file",
-        dest="config_file",
-        default="config.yaml",
-        metavar="PATH",
-        help="configuration file (default: %(default)s)",
-    )
-
-
-def add_logging_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--log.level",
-        dest="log_level",
-        default="info",
-        choices=LEVELS,
-        help="log level (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--log.format",
-        dest="log_format",
-        default="text",
-        choices=("text", "json"),
-        help="log format (default: %(default)s)",
-    )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in SUBCOMMANDS:
-        return run_subcommand(args[0], args[1:])
-    if argv is None:  # the process's entry point, not a call from a test
-        exit_zero_on_stop_signals()
+def main(argv: Sequence[str]) -> int:
+    """Parse the daemon's flags and run it (with ``--demo``, in the demo environment)."""
     parser = serve_parser()
-    opts = parser.parse_args(args)
+    opts = parser.parse_args(argv)
     if not 0 <= opts.shard < max(opts.total_shards, 1) or opts.total_shards < 1:
         parser.error("--shard must be in [0, --total-shards)")
     setup_logging(opts.log_level, opts.log_format)
@@ -167,17 +126,6 @@ def exit_zero_on_stop_signals() -> None:
     signal.signal(signal.SIGINT, stop)
 
 
-def load_config_or_exit(path: str):  # type: ignore[no-untyped-def]
-    """The validated config, or None after printing every error (caller exits 2)."""
-    from exporter.config import ConfigError, load_config
-
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        print(f"{path}: invalid configuration:\n{exc}", file=sys.stderr)
-        return None
-
-
 def serve(opts: argparse.Namespace) -> int:
     from exporter.app import Exporter, ServeOptions, parse_listen_address
 
@@ -195,7 +143,7 @@ def serve(opts: argparse.Namespace) -> int:
             return EXIT_USAGE
     if opts.check_config:
         print(f"{opts.config_file}: configuration is valid", file=sys.stderr)
-        return 0
+        return EXIT_OK
     try:
         parse_listen_address(opts.listen_address)
     except ValueError as exc:
@@ -213,15 +161,5 @@ def serve(opts: argparse.Namespace) -> int:
         exporter = Exporter(options, config, web_config=web_config)
     except OSError as exc:
         print(f"cannot listen on {opts.listen_address}: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_CANNOT_LISTEN
     return exporter.run()
-
-
-def run_subcommand(name: str, argv: list[str]) -> int:
-    if name == "report":
-        from exporter.commands.report import main as report_main
-
-        return report_main(argv)
-    from exporter.commands.doctor import main as doctor_main
-
-    return doctor_main(argv)

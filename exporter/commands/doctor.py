@@ -19,7 +19,7 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TextIO
@@ -29,17 +29,16 @@ from botocore.exceptions import ClientError
 from exporter.accounts import AccountDirectory
 from exporter.aws import AccountSession, ClientFactory, ProfileError, account_of_arn, home_region
 from exporter.aws.errors import describe_error, failure_reason
-from exporter.commands.report import Progress, command_config, is_tty, log_to
+from exporter.aws.profiles import Prompter
+from exporter.commands.configs import command_config
+from exporter.commands.console import Progress, is_tty, log_to
+from exporter.commands.exits import EXIT_INTERRUPTED, EXIT_MISSING, EXIT_OK, EXIT_USAGE
+from exporter.commands.flags import add_config_flag, add_demo_flag, add_logging_flags
+from exporter.commands.prompter import terminal_prompter
 from exporter.model import Account
 from exporter.services import REGISTRY
 from exporter.services.base import ServiceSpec
 from exporter.terminal import format_table, json_safe, printable
-
-EXIT_OK = 0
-EXIT_MISSING = 1
-EXIT_USAGE = 2
-
-Prompter = Callable[[str], str]
 
 OK = "ok"
 DENIED = "denied"
@@ -576,8 +575,6 @@ def _indent(text: str, spaces: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from exporter.commands.daemon import add_config_flag, add_logging_flags
-
     parser = argparse.ArgumentParser(
         prog="aws-reservation-exporter doctor",
         description="Check that every configured account can be reached and every read "
@@ -589,11 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--format", choices=("table", "json"), default="table", help="(default: %(default)s)"
     )
-    parser.add_argument(
-        "--demo",
-        action="store_true",
-        help="check the embedded fake AWS with demo data (needs the [demo] extra)",
-    )
+    add_demo_flag(parser, "check the embedded fake AWS")
     add_logging_flags(parser)
     parser.set_defaults(log_level="error")  # every problem is in the output already
     return parser
@@ -607,7 +600,6 @@ def main(
     stderr: TextIO | None = None,
 ) -> int:
     """Run the doctor; returns the exit status. ``prompter`` asks for MFA codes."""
-    from exporter.aws.profiles import terminal_prompter
     from exporter.logs import setup_logging
 
     out = stdout or sys.stdout
@@ -629,7 +621,7 @@ def main(
                 diagnosis = Doctor(config, factory).run()
         except KeyboardInterrupt:
             print("interrupted", file=err)
-            return 130
+            return EXIT_INTERRUPTED
     out.write(render_json(diagnosis) if opts.format == "json" else render_text(diagnosis))
     out.flush()
     return EXIT_OK if diagnosis.ok else EXIT_MISSING
