@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 CONTROL_PREFIX = "/_fake/"
 OPERATIONS = (
     "seed",
+    "tag_reservation",
     "add_role",
     "add_mfa_device",
     "set_session_limits",
@@ -86,6 +87,30 @@ class FakeControls:
         """
         return self._invoke(
             "seed", account_id=account_id, region=region, service=service, records=list(records)
+        )
+
+    def tag_reservation(
+        self,
+        account_id: str,
+        region: str,
+        service: str,
+        reservation: str,
+        tags: Mapping[str, str],
+    ) -> None:
+        """Replace the tags of a seeded reservation, named by its id or ARN.
+
+        EC2 and Savings Plans return them in their listing (``Tags``, ``tags``);
+        RDS, ElastiCache and MemoryDB from their tag API called with the
+        reservation's ARN. Redshift and OpenSearch reservations have no tags
+        in AWS: ValueError.
+        """
+        self._invoke(
+            "tag_reservation",
+            account_id=account_id,
+            region=region,
+            service=service,
+            reservation=reservation,
+            tags=dict(tags),
         )
 
     def add_org_account(

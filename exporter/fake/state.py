@@ -34,6 +34,17 @@ class FakeState:
         """Add reservation records (botocore member names) to one target."""
         return self.store.add(account_id, region, service, records)
 
+    def tag_reservation(
+        self,
+        account_id: str,
+        region: str,
+        service: str,
+        reservation: str,
+        tags: Mapping[str, str],
+    ) -> None:
+        """Replace the tags of a seeded reservation (named by its id or ARN)."""
+        self.store.set_tags(account_id, region, service, reservation, tags)
+
     def add_role(
         self,
         role_arn: str,
