@@ -1,3 +1,3 @@
-from exporter.cli import main
+from exporter.commands.daemon import main
 
 raise SystemExit(main())

@@ -15,14 +15,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from exporter.aws import ClientFactory, account_of_arn, home_region, partition_of_arn
+from exporter.aws import (
+    AccountSession,
+    ClientFactory,
+    account_of_arn,
+    home_region,
+    partition_of_arn,
+)
 from exporter.aws.errors import MalformedResponse, check_deadline, describe_error
+from exporter.aws.partitions import DEFAULT_PARTITION
 from exporter.model import Account
 from exporter.terminal import printable
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PARTITION = "aws"
+
 REGIONS_TTL = 24 * 3600  # enabled regions change rarely; re-read daily
 _ACCOUNT_ID = re.compile(r"\d{12}")
 
@@ -99,6 +106,9 @@ class AccountDirectory:
         self.discovery = discovery or DiscoveryMemory()
         self._regions: dict[str, tuple[float, tuple[str, ...]]] = {}
         self._static: list[Account] | None = None
+        # Ids ListAccounts listed this cycle (None: not listed): the accounts
+        # whose Organizations metadata can be read.
+        self.member_ids: frozenset[str] | None = None
 
     # -- identity -------------------------------------------------------------
 
@@ -185,6 +195,7 @@ class AccountDirectory:
             listed = kept or []
         else:
             self.discovery.remember(source, listed, self.clock())
+        self.member_ids = frozenset(str(item.get("Id")) for item in listed)
         partition = self.partition()
         accounts = []
         for item in listed:
@@ -200,7 +211,14 @@ class AccountDirectory:
             accounts.append(self.config.discovered_account(name, account_id, partition))
         return accounts
 
-    def _list_organization(self) -> list[dict[str, Any]]:
+    @property
+    def reads_organization(self) -> bool:
+        """Whether Organizations may be read: discovery on, or a management role set."""
+        org = self.config.organizations
+        return org.enabled or org.role_arn is not None
+
+    def organization_access(self) -> tuple[AccountSession, str]:
+        """The session that reads Organizations and the region to call it in."""
         org = self.config.organizations
         if org.role_arn:
             reader = Account(
@@ -210,12 +228,12 @@ class AccountDirectory:
                 external_id=self.config.defaults.external_id,
                 session_name=self.config.defaults.session_name,
             )
-            session = self.factory.session_for(reader)
-            partition = partition_of_arn(org.role_arn)
-        else:
-            session = self.factory.own()
-            partition = self.partition()
-        client = self.factory.client(session, "organizations", home_region(partition))
+            return self.factory.session_for(reader), home_region(partition_of_arn(org.role_arn))
+        return self.factory.own(), home_region(self.partition())
+
+    def _list_organization(self) -> list[dict[str, Any]]:
+        session, region = self.organization_access()
+        client = self.factory.client(session, "organizations", region)
         items: list[dict[str, Any]] = []
         max_pages = MAX_ORGANIZATION_PAGES  # read at call time: tests lower it
         pages = client.get_paginator("list_accounts").paginate()

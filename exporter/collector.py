@@ -17,21 +17,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from exporter.labels import ACCOUNT_INFO_LABELS, IDENTITY_LABELS, INFO_LABELS, TARGET_LABELS
 from exporter.model import Reservation, Target, TargetResult
+from exporter.ownership import owner_values
 from exporter.renewal import Renewal, retired_early
-
-IDENTITY_LABELS = ("account", "account_id", "region", "service", "reservation_id")
-TARGET_LABELS = ("account", "account_id", "region", "service")
-INFO_LABELS = (
-    "state",
-    "instance_type",
-    "product",
-    "offering_type",
-    "scope",
-    "availability_zone",
-    "multi_az",
-    "plan_type",
-)
 
 _REFRESHED = "Refreshed from AWS every refresh_interval, not live."
 
@@ -79,6 +68,16 @@ UNCOVERED_COST = (
     "charges + upfront spread over the term; Savings Plans: the commitment): what falls "
     "back to on-demand prices when it ends. " + _REFRESHED,
 )
+OWNER = (
+    "aws_reservation_owner_info",
+    "Owner labels of a reservation (config owner_labels): its own tag, else its account's "
+    "tag, else empty. " + _REFRESHED,
+)
+ACCOUNT_INFO = (
+    "aws_reservation_account_info",
+    "One series per account read: its management (payer) account id and OU path from "
+    "Organizations and its owner labels from the account's tags; empty where unknown.",
+)
 SUCCESS = (
     "aws_reservation_refresh_success",
     "1 if the last refresh attempt of this account/region/service succeeded, else 0.",
@@ -92,7 +91,7 @@ DURATION = (
     "Wall time of the last refresh attempt of this account/region/service.",
 )
 
-STATIC_FAMILIES = (EXPIRY, START, INSTANCES, HOURLY, UPFRONT, INFO, RETIRED_EARLY)
+STATIC_FAMILIES = (EXPIRY, START, INSTANCES, HOURLY, UPFRONT, INFO, RETIRED_EARLY, OWNER)
 COVERAGE_FAMILIES = (COVERED_RATIO, UNCOVERED_COST)
 HEALTH_FAMILIES = (SUCCESS, LAST_SUCCESS, DURATION)
 
@@ -189,6 +188,10 @@ def prepare(result: TargetResult, renewals: Mapping[str, Renewal] = NO_RENEWALS)
         blocks[INFO[0]].append(f"{INFO[0]}{{{identity},{info}}} 1\n")
         if retired_early(r):
             blocks[RETIRED_EARLY[0]].append(f"{RETIRED_EARLY[0]}{{{identity}}} 1\n")
+        if result.owner_labels:
+            values = owner_values(result.owner_labels, r.tags, result.account_tags)
+            owner = labels_text([label for label, _ in result.owner_labels], values)
+            blocks[OWNER[0]].append(f"{OWNER[0]}{{{identity},{owner}}} 1\n")
     prepared = PreparedTarget(
         result=result,
         static=tuple("".join(blocks[name]).encode() for name, _ in STATIC_FAMILIES),
@@ -272,11 +275,31 @@ def _days_block(p: PreparedTarget, now: float) -> bytes:
     )
 
 
-def chunks(targets: Sequence[PreparedTarget], now: float) -> list[bytes]:
-    """The reservation and per-target health families at time ``now``, in order.
+def account_line(
+    account: str,
+    account_id: str,
+    payer_account_id: str,
+    ou_path: str,
+    owner_labels: Sequence[tuple[str, str]],
+    account_tags: Sequence[tuple[str, str]],
+) -> bytes:
+    """The account's ``aws_reservation_account_info`` line."""
+    values = (account, account_id, payer_account_id, ou_path)
+    labels = labels_text(ACCOUNT_INFO_LABELS, values)
+    if owner_labels:
+        owners = owner_values(owner_labels, (), tuple(account_tags))
+        labels += "," + labels_text([label for label, _ in owner_labels], owners)
+    return f"{ACCOUNT_INFO[0]}{{{labels}}} 1\n".encode()
+
+
+def chunks(
+    targets: Sequence[PreparedTarget], now: float, accounts: Sequence[bytes] = ()
+) -> list[bytes]:
+    """The reservation, per-target health and account families at time ``now``.
 
     Mostly the stored blocks themselves (no copy); only the days-until-expiry
     lines are new. Write them one after another, or join them for a string.
+    ``accounts`` are ``account_line``s.
     """
     out = [_header(*DAYS)]
     out.extend(_days_block(p, now) for p in targets)
@@ -289,12 +312,14 @@ def chunks(targets: Sequence[PreparedTarget], now: float) -> list[bytes]:
     for index, family in enumerate(HEALTH_FAMILIES):
         out.append(_header(*family))
         out.extend(p.health[index] for p in targets)
+    out.append(_header(*ACCOUNT_INFO))
+    out.extend(accounts)
     return out
 
 
-def render(targets: Sequence[PreparedTarget], now: float) -> str:
+def render(targets: Sequence[PreparedTarget], now: float, accounts: Sequence[bytes] = ()) -> str:
     """``chunks`` as one string (tests, tools; the server streams the chunks)."""
-    return b"".join(chunks(targets, now)).decode()
+    return b"".join(chunks(targets, now, accounts)).decode()
 
 
 def target_key(target: Target) -> tuple[str, str, str, str]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from exporter.aws.environment import isolate_from_real_aws
 
 log = logging.getLogger(__name__)
 
@@ -59,35 +60,9 @@ def start_demo_environment(directory: str | Path | None = None) -> DemoEnvironme
     return DemoEnvironment(fake, layout, config_file)
 
 
-def isolate_from_real_aws(environ: dict[str, str] | None = None) -> None:
-    """Drop every setting that could send a request to real AWS (or break the fake)."""
-    env = os.environ if environ is None else environ
-    for key in list(env):
-        if key in _REAL_AWS_SETTINGS or key.startswith("AWS_ENDPOINT_URL_"):
-            del env[key]
-    env["AWS_CONFIG_FILE"] = os.devnull
-    env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-    env["AWS_EC2_METADATA_DISABLED"] = "true"
-
-
-_REAL_AWS_SETTINGS = frozenset(
-    {
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
-        "AWS_ROLE_ARN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    }
-)
-
-
 def run_demo(opts: argparse.Namespace) -> int:
     """``--demo``: serve real metrics from the fake AWS until SIGTERM/SIGINT."""
-    from exporter.cli import serve
+    from exporter.commands.daemon import serve
 
     try:
         env = start_demo_environment()

@@ -61,6 +61,8 @@ class Reservation:
     region: str | None = None  # overrides the target's region (Savings Plans)
     tenancy: str = ""  # EC2 InstanceTenancy: default / dedicated / host
     term: float | None = None  # purchased term in seconds; None: end - start
+    arn: str = ""  # where the service reads tags by ARN (RDS, ElastiCache, MemoryDB)
+    tags: tuple[tuple[str, str], ...] = ()  # the reservation's own tags, sorted pairs
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +76,7 @@ class TargetResult:
     duration: float
     last_success: float | None = None
     error_reason: str | None = None  # denied | throttled | timeout | malformed | error
+    # owner_labels as configured (label, tag key) and the account's tags: with
+    # each reservation's own tags they give its owner labels.
+    owner_labels: tuple[tuple[str, str], ...] = ()
+    account_tags: tuple[tuple[str, str], ...] = ()

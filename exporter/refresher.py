@@ -14,15 +14,19 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import NoCredentialsError
 
-from exporter.accounts import DEFAULT_PARTITION, AccountDirectory, DiscoveryMemory
+from exporter.account_metadata import NO_META, OrganizationMetadata
+from exporter.accounts import AccountDirectory, DiscoveryMemory
 from exporter.aws import AccountSession, ClientFactory, home_region
 from exporter.aws.errors import deadline, describe_error, failure_reason, frames
+from exporter.aws.partitions import DEFAULT_PARTITION
+from exporter.collector import account_line
 from exporter.model import GLOBAL_REGION, Account, Reservation, Target
+from exporter.ownership import TagCache, Tags
 from exporter.ratelimit import KeyedRateLimiter
 from exporter.renewal import RenewalPolicy
 from exporter.services import REGISTRY
@@ -61,6 +65,9 @@ class Work:
     spec: ServiceSpec
     session: AccountSession
     client_region: str
+    owner_labels: tuple[tuple[str, str], ...] = ()
+    owner_refresh: float = 86400.0  # re-read a reservation's tags at most this often
+    account_tags: Tags = ()
 
 
 class WorkerPool:
@@ -133,6 +140,10 @@ class Refresher:
         # Set when the first cycle has finished, or READY_AFTER seconds into it.
         self.ready = threading.Event()
         self.discovery = DiscoveryMemory()  # outlives config reloads
+        # Tags and Organizations metadata outlive reloads too: re-read on their own clock.
+        self.tags = TagCache()
+        self.organization = OrganizationMetadata()
+        self._failing_metadata: set[str] = set()  # accounts whose last metadata read failed
         self._wake = threading.Event()
         self._config_lock = threading.Lock()
         self._pool: WorkerPool | None = None
@@ -178,6 +189,7 @@ class Refresher:
                 seen.update(targets)
 
         def plan_account(account: Account) -> None:
+            account_tags = self._account_metadata(account, directory, config)
             try:
                 with deadline(TARGET_DEADLINE):  # AssumeRole, regions: "all"
                     session, regions = self._reach(account, directory)
@@ -185,7 +197,15 @@ class Refresher:
                 self._unreachable(account, directory, exc, plan)
                 return
             works = [
-                Work(target, spec, session, client_region)
+                Work(
+                    target,
+                    spec,
+                    session,
+                    client_region,
+                    config.owner_labels,
+                    config.owner_labels_refresh,
+                    account_tags,
+                )
                 for target, spec, client_region in self._expand(
                     account, directory, session.partition, regions
                 )
@@ -201,6 +221,9 @@ class Refresher:
         if not pool.wait(stop):
             return False
         self.store.retain(seen)
+        self.store.retain_accounts(a.name for a in accounts)
+        self.organization.retain({a.account_id for a in accounts if a.account_id})
+        self.tags.retain_groups(_tag_group(t) for t in seen)
         self.store.settle(self.clock())
         self.limiter.forget_idle(older_than=max(3600.0, 2 * config.refresh_interval))
         self.telemetry.targets.set(len(seen))
@@ -277,7 +300,12 @@ class Refresher:
             self._fail(work.target, exc, attempted, time.monotonic() - t0)
             return
         self.store.record_success(
-            work.target, reservations, attempted_at=attempted, duration=time.monotonic() - t0
+            work.target,
+            reservations,
+            attempted_at=attempted,
+            duration=time.monotonic() - t0,
+            owner_labels=work.owner_labels,
+            account_tags=work.account_tags,
         )
 
     def _list(self, work: Work, now: float, lookback: float) -> list[Reservation]:
@@ -289,13 +317,95 @@ class Refresher:
             work.client_region,
             before_send=self._throttle_hook(key),
         ) as client:
-            return fetch(
+            reservations = fetch(
                 work.spec,
                 client,
                 now=now,
                 lookback=lookback,
                 on_unknown_state=self._unknown_state,
             )
+            if work.owner_labels and work.spec.read_tags is not None:
+                reservations = self._with_tags(work, client, reservations, now)
+            return reservations
+
+    # -- owners: reservation tags and account metadata -------------------------
+
+    def _with_tags(
+        self, work: Work, client: Any, reservations: list[Reservation], now: float
+    ) -> list[Reservation]:
+        """``reservations`` with their own tags, read where due (new ones at once,
+        known ones every owner_labels_refresh). A failed read never fails the
+        target: it is counted and the reservations keep the tags read before."""
+        group = _tag_group(work.target)
+        read = work.spec.read_tags
+        assert read is not None
+        stopped = False
+        tagged = []
+        for r in reservations:
+            key = r.reservation_id
+            if not stopped and r.arn and self.tags.due(group, key, now, work.owner_refresh):
+                try:
+                    self.tags.put(group, key, read(client, r.arn), now)
+                except Exception as exc:
+                    reason = self._tag_error(work.target, exc)
+                    # Denied, throttled or out of time: the next ones would be too.
+                    stopped = reason in ("denied", "throttled", "timeout")
+            tagged.append(replace(r, tags=self.tags.get(group, key) or ()))
+        self.tags.retain(group, [r.reservation_id for r in reservations])
+        return tagged
+
+    def _account_metadata(self, account: Account, directory: AccountDirectory, config: Any) -> Tags:
+        """Read the account's Organizations metadata where due, export its
+        account_info line, and return its tags."""
+        account_id = account.account_id or ""
+        now = self.clock()
+        members = directory.member_ids
+        if (
+            directory.reads_organization
+            # Listed accounts only, when ListAccounts ran: another organization's
+            # account has nothing to read here.
+            and (members is None or account_id in members)
+            and self.organization.due(account_id, now, config.owner_labels_refresh)
+        ):
+            try:
+                with deadline(TARGET_DEADLINE):
+                    session, region = directory.organization_access()
+                    with self.factory.task_client(session, "organizations", region) as client:
+                        self.organization.read(client, account_id, now, config.owner_labels_refresh)
+                self._failing_metadata.discard(account_id)
+            except Exception as exc:
+                target = Target(account.name, account_id, GLOBAL_REGION, "organizations")
+                self._tag_error(target, exc, first=account_id not in self._failing_metadata)
+                self._failing_metadata.add(account_id)
+        meta = self.organization.get(account_id) or NO_META
+        line = account_line(
+            account.name,
+            account_id,
+            meta.payer_account_id,
+            meta.ou_path,
+            config.owner_labels,
+            meta.tags,
+        )
+        self.store.record_account(account.name, line)
+        return meta.tags
+
+    def _tag_error(self, target: Target, exc: BaseException, first: bool = True) -> str:
+        reason = failure_reason(exc)
+        self.telemetry.tag_read_errors.labels(
+            target.account, target.account_id, target.region, target.service, reason
+        ).inc()
+        log.log(
+            logging.WARNING if first else logging.DEBUG,
+            "owner labels: reading tags failed (kept what was read before): account=%s "
+            "account_id=%s region=%s service=%s reason=%s: %s",
+            target.account,
+            target.account_id,
+            target.region,
+            target.service,
+            reason,
+            describe_error(exc),
+        )
+        return reason
 
     def _throttle_hook(self, key: tuple[str, str]) -> Callable[..., None]:
         def before_send(**_: Any) -> None:  # must return None: a value would be the response
@@ -368,6 +478,10 @@ class Refresher:
                 len(self.store),
             )
             self.ready.set()
+
+
+def _tag_group(target: Target) -> tuple[str, str, str]:
+    return (target.account_id, target.region, target.service)
 
 
 def _wait_either(a: threading.Event, b: threading.Event, timeout: float) -> None:

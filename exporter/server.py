@@ -309,7 +309,7 @@ class ExporterHTTPServer(HTTPServer):
 
     def metrics_chunks(self) -> list[bytes]:
         """The /metrics body in pieces; joined only a write at a time."""
-        body = chunks(self.store.snapshot(), self.clock())
+        body = chunks(self.store.snapshot(), self.clock(), self.store.account_lines())
         body.append(generate_latest(self.telemetry.registry))
         return body
 

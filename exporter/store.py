@@ -27,6 +27,7 @@ class SnapshotStore:
         self._lock = threading.Lock()
         self._entries: dict[Target, PreparedTarget] = {}
         self._ordered: list[PreparedTarget] | None = None
+        self._accounts: dict[str, bytes] = {}  # account name -> its account_info line
         self.policy = policy or RenewalPolicy()
 
     def set_policy(self, policy: RenewalPolicy) -> None:
@@ -40,6 +41,8 @@ class SnapshotStore:
         *,
         attempted_at: float,
         duration: float,
+        owner_labels: tuple[tuple[str, str], ...] = (),
+        account_tags: tuple[tuple[str, str], ...] = (),
     ) -> None:
         result = TargetResult(
             target=target,
@@ -48,6 +51,8 @@ class SnapshotStore:
             last_attempt=attempted_at,
             duration=duration,
             last_success=attempted_at,
+            owner_labels=owner_labels,
+            account_tags=account_tags,
         )
         previous = self._get(target)
         self._put(prepare(result, self._renewals(result, previous, attempted_at)))
@@ -66,6 +71,8 @@ class SnapshotStore:
             duration=duration,
             last_success=kept.last_success if kept else None,
             error_reason=reason,
+            owner_labels=kept.owner_labels if kept else (),
+            account_tags=kept.account_tags if kept else (),
         )
         renewals = self._renewals(result, previous, attempted_at)
         if previous is not None and previous.result.reservations == result.reservations:
@@ -149,6 +156,21 @@ class SnapshotStore:
             for p in self.snapshot()
             for reservation_id, renewal in p.renewals.items()
         }
+
+    def record_account(self, name: str, line: bytes) -> None:
+        """The account's ``aws_reservation_account_info`` line (collector.account_line)."""
+        with self._lock:
+            self._accounts[name] = line
+
+    def retain_accounts(self, names: Iterable[str]) -> None:
+        keep = set(names)
+        with self._lock:
+            for name in [n for n in self._accounts if n not in keep]:
+                del self._accounts[name]
+
+    def account_lines(self) -> list[bytes]:
+        with self._lock:
+            return [self._accounts[name] for name in sorted(self._accounts)]
 
     def __len__(self) -> int:
         with self._lock:

@@ -36,6 +36,13 @@ class Telemetry:
             ["account", "account_id", "region", "service", "reason"],
             registry=r,
         )
+        self.tag_read_errors = Counter(
+            "aws_reservation_tag_read_errors",
+            "Failed reads of owner tags (reservation tags; account tags and OU path: "
+            "service=organizations), by reason. The owner labels keep what was read before.",
+            ["account", "account_id", "region", "service", "reason"],
+            registry=r,
+        )
         self.unknown_states = Counter(
             "aws_reservation_unknown_states",
             "Reservations seen in a state the exporter does not know (exported as active).",

@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from exporter import __version__
-from exporter.cli import main, parse_shard, serve_parser
+from exporter.commands.daemon import main, parse_shard, serve_parser
 
 
 def test_defaults_match_the_documented_contract():

@@ -86,7 +86,7 @@ def test_entrypoint_is_the_packaged_console_script() -> None:
     }
     entrypoints = [args for word, args in _final_stage() if word == "ENTRYPOINT"]
     assert entrypoints == ['["aws-reservation-exporter"]']
-    assert scripts["aws-reservation-exporter"] == "exporter.cli:main"
+    assert scripts["aws-reservation-exporter"] == "exporter.commands.daemon:main"
 
 
 @pytest.mark.parametrize("path", ["tests/", ".venv/", ".git/", "helm/", "monitoring/", "bench/"])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter import doctor
+from exporter.commands import doctor
 from exporter.fake import FakeAws
 
 OWN, PROD = "111111111111", "222222222222"

@@ -47,7 +47,7 @@ def rendered(fake: FakeAws) -> str:
         assert refresher.run_cycle()
     finally:
         refresher.close()
-    return DURATION.sub(r"\1 <duration>", render(store.snapshot(), at))
+    return DURATION.sub(r"\1 <duration>", render(store.snapshot(), at, store.account_lines()))
 
 
 def test_metrics_output_matches_the_golden_file(isolated_fake: FakeAws) -> None:

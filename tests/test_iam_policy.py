@@ -122,11 +122,22 @@ def test_read_policy_is_exactly_the_read_calls_the_exporter_makes(
     assert sorted(policy_actions()) == sorted(reads)
 
 
-def test_other_calls_are_role_assumption_and_discovery(recorded_actions: set[str]) -> None:
+ORGANIZATION_READS = [
+    "organizations:DescribeOrganization",
+    "organizations:DescribeOrganizationalUnit",
+    "organizations:ListAccounts",
+    "organizations:ListParents",
+    "organizations:ListTagsForResource",
+]
+
+
+def test_other_calls_are_role_assumption_and_the_organization(recorded_actions: set[str]) -> None:
     others = {a for a in recorded_actions if a.startswith(("sts:", "organizations:"))}
-    # GetCallerIdentity needs no permission; the other two are in the templates below.
-    assert others <= {"sts:AssumeRole", "sts:GetCallerIdentity", "organizations:ListAccounts"}
-    assert {"sts:AssumeRole", "organizations:ListAccounts"} <= others
+    # GetCallerIdentity needs no permission; the others are in the templates below.
+    assert others <= {"sts:AssumeRole", "sts:GetCallerIdentity", *ORGANIZATION_READS}
+    organization = {a for a in others if a.startswith("organizations:")}
+    # DescribeOrganizationalUnit only runs for an account inside an OU.
+    assert organization >= set(ORGANIZATION_READS) - {"organizations:DescribeOrganizationalUnit"}
 
 
 # --------------------------------------------------------------------------- botocore cross-checks
@@ -212,7 +223,7 @@ def test_member_role_grants_the_read_policy_to_the_trusted_principal_with_extern
     listing = t["Resources"]["ListAccountsPolicy"]
     assert listing["Condition"] == "ListsAccounts"
     assert listing["Properties"]["PolicyDocument"]["Statement"][0]["Action"] == (
-        "organizations:ListAccounts"
+        ORGANIZATION_READS
     )
 
 
@@ -267,7 +278,7 @@ def test_exporter_role_may_assume_only_the_member_roles_and_optional_extras() ->
     listing = t["Resources"]["ListAccountsPolicy"]
     assert listing["Condition"] == "ListsAccounts"
     assert listing["Properties"]["PolicyDocument"]["Statement"][0]["Action"] == (
-        "organizations:ListAccounts"
+        ORGANIZATION_READS
     )
     org_role = t["Resources"]["OrganizationsRolePolicy"]
     assert org_role["Condition"] == "HasOrganizationsRole"
@@ -278,7 +289,7 @@ def test_exporter_role_may_assume_only_the_member_roles_and_optional_extras() ->
 
 def test_doctor_suggests_the_same_actions_as_the_policy() -> None:
     # `doctor` prints policies for missing permissions; they must agree with iam/.
-    from exporter.doctor import iam_action, read_policy
+    from exporter.commands.doctor import read_policy
 
-    actions = [iam_action(spec) for spec in REGISTRY.values()] + ["ec2:DescribeRegions"]
+    actions = [spec.iam_action for spec in REGISTRY.values()] + ["ec2:DescribeRegions"]
     assert read_policy(actions)["Statement"][0]["Action"] == policy_actions()

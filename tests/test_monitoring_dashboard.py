@@ -167,7 +167,33 @@ def test_reservation_table_is_sorted_by_days_left_with_colour_thresholds() -> No
     assert steps == [(None, "red"), (7, "orange"), (30, "yellow"), (60, "green")]
     assert props["custom.cellOptions"]["type"] == "color-background"
     exprs = [t["expr"] for t in table["targets"]]
-    assert any(e.startswith("aws_reservation:days_until_expiry{") for e in exprs)
+    assert any(e.startswith("(aws_reservation:days_until_expiry{") for e in exprs)
+
+
+TEAM_FILTER = f' and on ({IDENTITY}) aws_reservation:owner{{team=~"$team",{FILTER}}}'
+
+
+def owned(expr: str) -> str:
+    """``expr`` narrowed to the reservations of the chosen team(s), flattened."""
+    return f"({expr}){TEAM_FILTER}"
+
+
+def test_the_team_variable_narrows_every_per_reservation_panel() -> None:
+    dashboard = load()
+    team = variables(dashboard)["team"]
+    assert team["query"]["query"] == f"label_values(aws_reservation:owner{{{FILTER}}}, team)"
+    assert team["multi"] and team["includeAll"] and team["allValue"] == ".*"
+    for title in (
+        "Reservations by days left",
+        "Expiring reservations and their covered share",
+        "Expiry timeline: days left",
+        "Ended, not replaced",
+        "Hourly cost at stake, by team",
+    ):
+        for target in panel_titled(dashboard, title)["targets"]:
+            assert 'aws_reservation:owner{team=~"$team",' in target["expr"], (title, target)
+    table = panel_titled(dashboard, "Reservations by days left")
+    assert renamed(table)["team"] == "Team"
 
 
 def override(panel: dict[str, Any], field: str) -> dict[str, Any]:
@@ -183,9 +209,9 @@ def renamed(panel: dict[str, Any]) -> dict[str, str]:
 
 def test_reservation_table_shows_the_covered_share_as_a_percentage() -> None:
     table = panel_titled(load(), "Reservations by days left")
-    by_ref = {t["refId"]: t["expr"] for t in table["targets"]}
+    by_ref = {t["refId"]: " ".join(t["expr"].split()) for t in table["targets"]}
     # replicas merged by the recording rule and again by max; 1 - uncovered
-    assert by_ref["B"] == (
+    assert by_ref["B"] == owned(
         f"1 - max by ({IDENTITY}) (aws_reservation:renewal_uncovered_ratio{{{FILTER}}})"
     )
     assert renamed(table)["Value #B"] == "Covered"
@@ -203,11 +229,11 @@ def test_expiring_table_lists_days_left_covered_share_and_uncovered_cost() -> No
     assert sort["options"]["sort"] == [{"field": "Days left", "desc": False}]
     in_band = f'aws_reservation:days_until_expiry:tier{{tier!="expired",{FILTER}}}'
     by_ref = {t["refId"]: " ".join(t["expr"].split()) for t in table["targets"]}
-    assert by_ref["A"] == in_band
-    assert by_ref["B"] == (
+    assert by_ref["A"] == owned(in_band)
+    assert by_ref["B"] == owned(
         f"1 - aws_reservation:renewal_uncovered_ratio{{{FILTER}}} and on ({IDENTITY}) {in_band}"
     )
-    assert by_ref["C"] == (
+    assert by_ref["C"] == owned(
         f"max by ({IDENTITY}, currency) (aws_reservation:renewal_uncovered_hourly_cost{{{FILTER}}})"
         f" and on ({IDENTITY}) {in_band}"
     )
@@ -234,8 +260,11 @@ def test_only_the_reservation_table_reads_info_labels_and_joins_nothing_on_them(
             if "aws_reservation_info" not in expr:
                 continue
             assert panel["title"] == "Reservations by days left", panel["title"]
-            # a display column merged by Grafana, not a PromQL join
-            assert expr.startswith("max by (") and " on (" not in expr, expr
+            # a display column merged by Grafana, not a PromQL join; only
+            # narrowed to the chosen team
+            flat = " ".join(expr.split())
+            assert flat.startswith("(max by (") and flat.endswith(TEAM_FILTER), expr
+            assert " on (" not in flat.removesuffix(TEAM_FILTER), expr
 
 
 def test_money_panels_read_the_uncovered_cost_series() -> None:

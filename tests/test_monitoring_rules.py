@@ -155,15 +155,21 @@ def recording_rule(name: str) -> dict[str, Any]:
     return rule
 
 
+OWNER_ORDER = ["team", "cost_center", "ou_path", "payer_account_id"]
+OWNER_LABELS = set(OWNER_ORDER)
+
+
 def test_no_rule_joins_on_info_labels_or_uses_the_old_coverage_helpers() -> None:
     for group in load_rules()["groups"]:
         for rule in group["rules"]:
             text = yaml.safe_dump(rule)
             name = rule.get("record") or rule["alert"]
             assert "aws_reservation_info" not in text, name
-            # group_left copies only the thresholds' tier, never info labels
+            # group_left copies only the thresholds' tier or the owner labels
+            # of aws_reservation:owner, never info labels
             for copied in re.findall(r"group_left\s*\(([^)]*)\)", rule["expr"]):
-                assert set(copied.replace(",", " ").split()) <= {"tier"}, (name, copied)
+                labels = set(copied.replace(",", " ").split())
+                assert labels <= {"tier"} or labels <= OWNER_LABELS, (name, copied)
             for helper in REMOVED_HELPERS:
                 assert not re.search(re.escape(helper) + r"(?![\w:])", text), (name, helper)
 
@@ -194,7 +200,27 @@ def test_every_expiry_alert_fires_only_on_an_uncovered_share_of_its_own_band() -
         tier = rule["labels"].get("tier", "expired")
         expr = flat(rule["expr"])
         assert f'aws_reservation:days_until_expiry:tier{{tier="{tier}"}}' in expr, expr
-        assert expr.endswith(f"and on ({IDENTITY}) aws_reservation:renewal_uncovered_ratio > 0")
+        assert f"and on ({IDENTITY}) aws_reservation:renewal_uncovered_ratio > 0 )" in expr
+        # ... and carries its owner, from the one-series-per-reservation rule
+        owners = ", ".join(sorted(OWNER_LABELS, key=OWNER_ORDER.index))
+        assert expr.endswith(f"* on ({IDENTITY}) group_left ({owners}) aws_reservation:owner")
+
+
+def test_the_owner_rule_keeps_one_series_per_reservation_and_never_drops_one() -> None:
+    expr = flat(recording_rule("aws_reservation:owner")["expr"])
+    # one series per reservation and per account, even while two disagree
+    assert f"topk by ({IDENTITY}) ( 1, aws_reservation_owner_info )" in expr
+    assert "topk by (account, account_id) (1, aws_reservation_account_info)" in expr
+    # a reservation (account) without owner series still gets one, empty
+    assert f"or on ({IDENTITY}) 0 * aws_reservation:expiry_timestamp_seconds + 1" in expr
+    assert (
+        "or on (account, account_id) 0 * group by (account, account_id) "
+        "(aws_reservation:expiry_timestamp_seconds) + 1" in expr
+    )
+    # the rule comes before the alerts that read it (same group, in order)
+    [group] = [g for g in load_rules()["groups"] if g["name"] == "aws-reservation-expiry"]
+    names = [r.get("record") or r.get("alert") for r in group["rules"]]
+    assert names.index("aws_reservation:owner") < names.index("ReservationExpiringSoon")
 
 
 def test_tier_alerts_keep_firing_until_the_next_tier_has_fired() -> None:

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter import report
 from exporter.aws import ClientFactory, ProfileError, account_of_arn
 from exporter.aws.profiles import ProfileResolver
+from exporter.commands import report
 from exporter.fake import FakeAws, credentials_for
 from exporter.model import Account
 

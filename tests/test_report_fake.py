@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import yaml
 
-from exporter import report
+from exporter.commands import report
 from exporter.fake import FakeAws
 
 OWN = "111111111111"

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import yaml
 
-from exporter import report
+from exporter.commands import report
 from exporter.fake import FakeAws
 
 OWN, MEMBER, EVIL = "111111111111", "444444444444", "555555555555"

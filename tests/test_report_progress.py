@@ -6,7 +6,7 @@ import io
 import logging
 import threading
 
-from exporter.report import Progress, log_to
+from exporter.commands.report import Progress, log_to
 
 CLEAR = "\r\x1b[K"
 

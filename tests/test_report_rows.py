@@ -10,10 +10,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from exporter import report
-from exporter.model import Reservation, Target, TargetResult
-from exporter.renewal import RenewalPolicy, renewed_text
-from exporter.report import (
+from exporter.commands import report
+from exporter.commands.report import (
     CSV_COLUMNS,
     FAILURE_HINTS,
     csv_text_cell,
@@ -27,6 +25,8 @@ from exporter.report import (
     render_table,
     report_rows,
 )
+from exporter.model import Reservation, Target, TargetResult
+from exporter.renewal import RenewalPolicy, renewed_text
 from exporter.store import SnapshotStore
 
 DAY = 86400

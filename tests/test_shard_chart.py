@@ -20,7 +20,7 @@ import helm_python as helm
 import pytest
 import yaml
 
-from exporter.cli import serve_parser
+from exporter.commands.daemon import serve_parser
 from exporter.refresher import owns
 
 ROOT = Path(__file__).resolve().parent.parent

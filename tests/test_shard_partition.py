@@ -23,7 +23,7 @@ ACCOUNTS = sorted({f"{_RANDOM.randrange(10**12):012d}" for _ in range(1000)})
 # One replica's decision, as the exporter makes it: the real flag parser, then owns().
 SHARD_PROCESS = """
 import sys
-from exporter.cli import serve_parser
+from exporter.commands.daemon import serve_parser
 from exporter.refresher import owns
 opts = serve_parser().parse_args(sys.argv[1:])
 for line in sys.stdin:

@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from exporter.config.durations import format_duration, parse_duration
 from exporter.config.errors import Path, did_you_mean, escaped, unprintable
+from exporter.labels import LABEL_NAME_RE, RESERVED_LABELS
 from exporter.services import SERVICE_NAMES
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "DurationOrZero",
     "ExternalId",
     "Flag",
+    "OwnerLabels",
     "Partition",
     "PurchaseWindow",
     "Regions",
@@ -317,6 +319,55 @@ def patterns(*, allow_empty: bool) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+MAX_OWNER_LABELS = 10
+MAX_TAG_KEY = 128  # AWS's limit on tag keys
+
+
+def _check_owner_labels(value: Any) -> tuple[tuple[str, str], ...]:
+    example = "e.g. {team: Team, cost_center: CostCenter}"
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        fail(f"must map label names to tag keys, {example}")
+    if len(value) > MAX_OWNER_LABELS:
+        fail(f"at most {MAX_OWNER_LABELS} owner labels: each is a label on every alert")
+    problems: list[tuple[Path, str]] = []
+    for label, tag in value.items():
+        where: Path = (str(label),)
+        if not isinstance(label, str) or not LABEL_NAME_RE.fullmatch(label):
+            problems.append(
+                (
+                    where,
+                    "not a Prometheus label name: letters, digits and _, not starting "
+                    "with a digit, e.g. team or cost_center",
+                )
+            )
+        elif label.startswith("__"):
+            problems.append((where, "label names starting with __ are reserved by Prometheus"))
+        elif label in RESERVED_LABELS:
+            problems.append(
+                (
+                    where,
+                    f"{label!r} is already a label of the exporter's series or alerts; "
+                    f"choose another name, e.g. owner_{label}",
+                )
+            )
+        elif not isinstance(tag, str) or not tag.strip():
+            problems.append(
+                (
+                    where,
+                    "must be a tag key as text, e.g. Team (quote it if YAML reads it as a number)",
+                )
+            )
+        elif len(tag) > MAX_TAG_KEY or unprintable(tag):
+            problems.append(
+                (where, f"must be a tag key of at most {MAX_TAG_KEY} visible characters")
+            )
+    if problems:
+        fail("invalid owner labels", problems)
+    return tuple(value.items())
+
+
 # ------------------------------------------------------------------ annotated types
 
 Duration = Annotated[float, _duration(allow_zero=False)]
@@ -347,3 +398,4 @@ Flag = Annotated[bool, BeforeValidator(_check_bool)]
 RenewalScope = Annotated[Literal["account", "organization"], BeforeValidator(_check_scope)]
 Concurrency = Annotated[int, BeforeValidator(_check_concurrency)]
 PurchaseWindow = Annotated[float, BeforeValidator(_check_purchase_window)]
+OwnerLabels = Annotated[tuple[tuple[str, str], ...], BeforeValidator(_check_owner_labels)]

@@ -25,6 +25,7 @@ from exporter.config.fields import (
     DurationOrZero,
     ExternalId,
     Flag,
+    OwnerLabels,
     Partition,
     PurchaseWindow,
     Regions,
@@ -152,6 +153,13 @@ class Config(BaseModel):
     accounts: tuple[AccountConfig, ...] = ()
     organizations: Organizations = Field(default_factory=Organizations)
     renewal: Renewal = Field(default_factory=Renewal)
+    # label name -> tag key; the reservation's own tag wins, else its account's.
+    owner_labels: OwnerLabels = ()
+    owner_labels_refresh: Duration = 86400.0
+
+    @property
+    def owner_label_names(self) -> tuple[str, ...]:
+        return tuple(label for label, _ in self.owner_labels)
 
     def account(self, name: str) -> AccountConfig | None:
         """The static account with this name, if any (e.g. to follow ``via``)."""

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from exporter.aws.environment import isolate_from_real_aws
 from exporter.fake.identity import DEFAULT_ACCOUNT_ID, credentials_for
 from exporter.fake.recorder import Call
 
@@ -43,26 +44,6 @@ OPERATIONS = (
     "reset_calls",
     "reset",
 )
-
-# Anything in the environment that could send a client to real AWS, or make
-# it pick credentials other than the fake's.
-_CLEARED = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ROLE_ARN",
-    "AWS_ROLE_SESSION_NAME",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-    "AWS_USE_FIPS_ENDPOINT",
-    "AWS_USE_DUALSTACK_ENDPOINT",
-)
-_CLEARED_PREFIXES = ("AWS_ENDPOINT_URL_",)
 
 
 class FakeError(RuntimeError):
@@ -259,17 +240,15 @@ class FakeControls:
         """A complete environment for a client or subprocess that must reach only the fake.
 
         Starts from ``base`` (default: ``os.environ``), drops profiles, session
-        tokens, per-service endpoints and other ways to real AWS, and sets the
-        endpoint, ``account_id``'s keys and the region. Config files point at
-        the null device, so a developer's ~/.aws cannot leak in.
+        tokens, per-service endpoints and other ways to real AWS (the one list,
+        ``exporter.aws.environment``), and sets the endpoint, ``account_id``'s
+        keys and the region. Config files point at the null device, so a
+        developer's ~/.aws cannot leak in.
         """
         if not self.endpoint_url:
             raise FakeError("the fake is not running: start() it first")
-        result = {
-            k: v
-            for k, v in (os.environ if base is None else base).items()
-            if k not in _CLEARED and not k.startswith(_CLEARED_PREFIXES)
-        }
+        result = dict(os.environ if base is None else base)
+        isolate_from_real_aws(result)  # also the null config files, no metadata service
         key, secret = credentials_for(account_id)
         result.update(
             AWS_ENDPOINT_URL=self.endpoint_url,
@@ -277,9 +256,6 @@ class FakeControls:
             AWS_SECRET_ACCESS_KEY=secret,
             AWS_DEFAULT_REGION=region,
             AWS_REGION=region,
-            AWS_CONFIG_FILE=os.devnull,
-            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-            AWS_EC2_METADATA_DISABLED="true",
         )
         return result
 

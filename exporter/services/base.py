@@ -12,8 +12,9 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
-from exporter.aws.errors import MalformedRecord
+from exporter.aws.errors import MalformedRecord, MalformedResponse
 from exporter.model import Reservation
+from exporter.ownership import Tags, tags_from_list
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,20 @@ class ServiceSpec:
     name: str  # label value, e.g. "opensearch"
     client_name: str  # boto3 client name
     operation: str  # API operation, e.g. "DescribeReservedInstances"
+    # What IAM must allow for it (doctor, iam/): OpenSearch's prefix is "es".
+    iam_action: str
     result_key: str  # list member in the response
     parse: Callable[[Mapping[str, Any]], Reservation]
+    # doctor's probe: the smallest page the call accepts (EC2 has no paging, but DryRun).
+    probe_args: Mapping[str, Any]
     pagination: Pagination = Pagination.PAGINATOR
     token_key: str = "NextToken"  # request and response member for NEXT_TOKEN
     is_global: bool = False  # one listing per account, whatever its regions
     states: Mapping[str, Meaning] = field(default_factory=lambda: COMMON_STATES)
+    # The reservation's tags by its ARN, where the service needs a call per
+    # reservation (RDS, ElastiCache, MemoryDB); None where ``parse`` reads them
+    # from the listing (EC2, Savings Plans) or the service has none.
+    read_tags: Callable[[Any, str], Tags] | None = None
 
     @property
     def method_name(self) -> str:
@@ -261,6 +270,7 @@ class TermFields:
     product: str | None = None  # the API's product member, where it has one
     currency: str | None = "CurrencyCode"  # None: the API has no currency (USD)
     multi_az: str | None = None
+    arn: str | None = None  # the reservation's ARN, where its tags are read by it
 
 
 def term_parser(fields: TermFields) -> Callable[[Mapping[str, Any]], Reservation]:
@@ -284,6 +294,27 @@ def term_parser(fields: TermFields) -> Callable[[Mapping[str, Any]], Reservation
             hourly_cost=hourly,
             upfront_cost=upfront,
             currency=(record.get(fields.currency) if fields.currency else None) or "USD",
+            arn=_text(record.get(fields.arn)) if fields.arn else "",
         )
 
     return parse
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def tag_reader(method: str, arn_parameter: str) -> Callable[[Any, str], Tags]:
+    """A ``read_tags`` calling ``method`` (boto3 name) with the reservation's ARN
+    as ``arn_parameter``; the answer's ``TagList`` holds Key/Value pairs."""
+
+    def read_tags(client: Any, arn: str) -> Tags:
+        answer = getattr(client, method)(**{arn_parameter: arn})
+        tags = answer.get("TagList") if isinstance(answer, Mapping) else None
+        if tags is None:
+            tags = []  # AWS leaves the member out when a resource has no tags
+        if not isinstance(tags, list):
+            raise MalformedResponse(f"{method}: TagList is not a list")
+        return tags_from_list(tags)
+
+    return read_tags

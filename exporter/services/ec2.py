@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from exporter.model import Reservation
+from exporter.ownership import tags_from_list
 from exporter.services.base import (
     Pagination,
     ServiceSpec,
@@ -37,6 +38,7 @@ def parse(record: Mapping[str, Any]) -> Reservation:
         tenancy=record.get("InstanceTenancy") or "",
         # End moves earlier when an RI is modified, exchanged or sold; Duration does not.
         term=to_number(record["Duration"], "Duration") if record.get("Duration") else None,
+        tags=tags_from_list(record.get("Tags")),
     )
 
 
@@ -44,7 +46,9 @@ SPEC = ServiceSpec(
     name="ec2",
     client_name="ec2",
     operation="DescribeReservedInstances",
+    iam_action="ec2:DescribeReservedInstances",
     result_key="ReservedInstances",
     parse=parse,
+    probe_args={"DryRun": True},
     pagination=Pagination.NONE,
 )

@@ -5,7 +5,7 @@ The API has no currency field; prices are USD.
 
 from __future__ import annotations
 
-from exporter.services.base import ServiceSpec, TermFields, term_parser
+from exporter.services.base import ServiceSpec, TermFields, tag_reader, term_parser
 
 parse = term_parser(
     TermFields(
@@ -14,6 +14,7 @@ parse = term_parser(
         instance_type="CacheNodeType",
         product="ProductDescription",
         currency=None,
+        arn="ReservationARN",
     )
 )
 
@@ -21,6 +22,9 @@ SPEC = ServiceSpec(
     name="elasticache",
     client_name="elasticache",
     operation="DescribeReservedCacheNodes",
+    iam_action="elasticache:DescribeReservedCacheNodes",
     result_key="ReservedCacheNodes",
     parse=parse,
+    probe_args={"MaxRecords": 20},
+    read_tags=tag_reader("list_tags_for_resource", "ResourceName"),
 )

@@ -6,16 +6,25 @@ recurring charges alone, in USD. MemoryDB exists in only some regions.
 
 from __future__ import annotations
 
-from exporter.services.base import ServiceSpec, TermFields, term_parser
+from exporter.services.base import ServiceSpec, TermFields, tag_reader, term_parser
 
 parse = term_parser(
-    TermFields(id="ReservationId", count="NodeCount", instance_type="NodeType", currency=None)
+    TermFields(
+        id="ReservationId",
+        count="NodeCount",
+        instance_type="NodeType",
+        currency=None,
+        arn="ARN",
+    )
 )
 
 SPEC = ServiceSpec(
     name="memorydb",
     client_name="memorydb",
     operation="DescribeReservedNodes",
+    iam_action="memorydb:DescribeReservedNodes",
     result_key="ReservedNodes",
     parse=parse,
+    read_tags=tag_reader("list_tags", "ResourceArn"),
+    probe_args={"MaxResults": 20},
 )

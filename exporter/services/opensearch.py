@@ -18,8 +18,10 @@ SPEC = ServiceSpec(
     name="opensearch",
     client_name="opensearch",
     operation="DescribeReservedInstances",
+    iam_action="es:DescribeReservedInstances",
     result_key="ReservedInstances",
     parse=parse,
+    probe_args={"MaxResults": 20},
     pagination=Pagination.NEXT_TOKEN,
     token_key="NextToken",
 )

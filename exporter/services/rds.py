@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporter.services.base import ServiceSpec, TermFields, term_parser
+from exporter.services.base import ServiceSpec, TermFields, tag_reader, term_parser
 
 parse = term_parser(
     TermFields(
@@ -11,6 +11,7 @@ parse = term_parser(
         instance_type="DBInstanceClass",
         product="ProductDescription",
         multi_az="MultiAZ",
+        arn="ReservedDBInstanceArn",
     )
 )
 
@@ -18,6 +19,9 @@ SPEC = ServiceSpec(
     name="rds",
     client_name="rds",
     operation="DescribeReservedDBInstances",
+    iam_action="rds:DescribeReservedDBInstances",
     result_key="ReservedDBInstances",
     parse=parse,
+    probe_args={"MaxRecords": 20},
+    read_tags=tag_reader("list_tags_for_resource", "ResourceName"),
 )

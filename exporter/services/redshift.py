@@ -20,7 +20,9 @@ SPEC = ServiceSpec(
     name="redshift",
     client_name="redshift",
     operation="DescribeReservedNodes",
+    iam_action="redshift:DescribeReservedNodes",
     result_key="ReservedNodes",
     parse=parse,
+    probe_args={"MaxRecords": 20},
     states=STATES,
 )

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from exporter.model import GLOBAL_REGION, Reservation
+from exporter.ownership import tags_from_map
 from exporter.services.base import Pagination, ServiceSpec, required, to_epoch, to_number
 
 
@@ -35,6 +36,7 @@ def parse(record: Mapping[str, Any]) -> Reservation:
             if record.get("termDurationInSeconds")
             else None
         ),
+        tags=tags_from_map(record.get("tags")),
     )
 
 
@@ -42,8 +44,10 @@ SPEC = ServiceSpec(
     name="savingsplans",
     client_name="savingsplans",
     operation="DescribeSavingsPlans",
+    iam_action="savingsplans:DescribeSavingsPlans",
     result_key="savingsPlans",
     parse=parse,
+    probe_args={"maxResults": 20},
     pagination=Pagination.NEXT_TOKEN,
     token_key="nextToken",
     is_global=True,

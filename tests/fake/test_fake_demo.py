@@ -130,7 +130,7 @@ def test_savings_plans_cover_expiring_queued_retired_and_failed(world):
 @pytest.fixture(scope="module")
 def demo_rows(server):
     """Report rows of the whole demo as the exporter decides them at NOW."""
-    from exporter.report import collect, report_rows
+    from exporter.commands.report import collect, report_rows
 
     saved = dict(os.environ)
     server.reset()

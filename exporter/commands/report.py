@@ -473,7 +473,7 @@ def demo_fake() -> Iterator[Any]:
 def command_config(opts: argparse.Namespace, stack: contextlib.ExitStack, err: TextIO) -> Any:
     """The config a command runs on: the demo's (kept running in ``stack``) with
     ``--demo``, else ``--config.file``; None after printing why (exit 2)."""
-    from exporter.cli import load_config_or_exit
+    from exporter.commands.daemon import load_config_or_exit
 
     with one_shot_config_warnings():
         if not opts.demo:
@@ -508,7 +508,7 @@ def one_shot_config_warnings() -> Iterator[None]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from exporter.cli import add_config_flag, add_logging_flags
+    from exporter.commands.daemon import add_config_flag, add_logging_flags
 
     parser = argparse.ArgumentParser(
         prog="aws-reservation-exporter report",

@@ -29,8 +29,8 @@ from botocore.exceptions import ClientError
 from exporter.accounts import AccountDirectory
 from exporter.aws import AccountSession, ClientFactory, ProfileError, account_of_arn, home_region
 from exporter.aws.errors import describe_error, failure_reason
+from exporter.commands.report import Progress, command_config, is_tty, log_to
 from exporter.model import Account
-from exporter.report import Progress, command_config, is_tty, log_to
 from exporter.services import REGISTRY
 from exporter.services.base import ServiceSpec
 from exporter.terminal import format_table, json_safe, printable
@@ -41,27 +41,10 @@ EXIT_USAGE = 2
 
 Prompter = Callable[[str], str]
 
-# IAM prefixes that differ from the boto3 client name.
-_IAM_PREFIX = {"opensearch": "es"}
-# The smallest page each read call accepts; EC2 has no paging but a DryRun.
-PROBE_ARGS: dict[str, dict[str, Any]] = {
-    "ec2": {"DryRun": True},
-    "rds": {"MaxRecords": 20},
-    "elasticache": {"MaxRecords": 20},
-    "redshift": {"MaxRecords": 20},
-    "opensearch": {"MaxResults": 20},
-    "memorydb": {"MaxResults": 20},
-    "savingsplans": {"maxResults": 20},
-}
 OK = "ok"
 DENIED = "denied"
 FAILED = "failed"
 NOT_CHECKED = "not checked"
-
-
-def iam_action(spec: ServiceSpec) -> str:
-    """``rds:DescribeReservedDBInstances``; OpenSearch's IAM prefix is ``es``."""
-    return f"{_IAM_PREFIX.get(spec.name, spec.client_name)}:{spec.operation}"
 
 
 def read_policy(actions: Sequence[str]) -> dict[str, Any]:
@@ -406,7 +389,7 @@ class Doctor:
     def _probe(self, access: Access, spec: ServiceSpec, region: str) -> BaseException | None:
         try:
             client = self.factory.client(access.session, spec.client_name, region)
-            getattr(client, spec.method_name)(**PROBE_ARGS.get(spec.name, {}))
+            getattr(client, spec.method_name)(**spec.probe_args)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "DryRunOperation":
                 return None  # EC2: "the request would have succeeded"
@@ -434,7 +417,7 @@ class Doctor:
             aid = access.account.account_id or ""
             for items in by_service.values():
                 spec = items[0][1]
-                action = iam_action(spec)
+                action = spec.iam_action
                 outcomes = [(region, answer) for _, _, region, answer in items]
                 for status in (OK, DENIED, FAILED):
                     regions = [r for r, a in outcomes if _outcome(a) == status]
@@ -593,7 +576,7 @@ def _indent(text: str, spaces: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from exporter.cli import add_config_flag, add_logging_flags
+    from exporter.commands.daemon import add_config_flag, add_logging_flags
 
     parser = argparse.ArgumentParser(
         prog="aws-reservation-exporter doctor",

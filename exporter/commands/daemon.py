@@ -219,9 +219,9 @@ def serve(opts: argparse.Namespace) -> int:
 
 def run_subcommand(name: str, argv: list[str]) -> int:
     if name == "report":
-        from exporter.report import main as report_main
+        from exporter.commands.report import main as report_main
 
         return report_main(argv)
-    from exporter.doctor import main as doctor_main
+    from exporter.commands.doctor import main as doctor_main
 
     return doctor_main(argv)
