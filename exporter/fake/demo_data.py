@@ -693,7 +693,8 @@ def demo_config(layout: DemoLayout, refresh_interval: str = "5m") -> dict[str, A
 
     Shows each way to reach an account: own credentials (payer), role ARN with
     ExternalId (production), account id with the default role name (staging)
-    and role chaining (analytics via production).
+    and role chaining (analytics via production); and owner labels from
+    reservation and account tags, with Organizations discovery.
     """
     accounts: list[dict[str, Any]] = []
     for account in layout.accounts:
@@ -714,6 +715,10 @@ def demo_config(layout: DemoLayout, refresh_interval: str = "5m") -> dict[str, A
         "services": list(layout.services),
         "defaults": {"role_name": ROLE_NAME},
         "accounts": accounts,
+        # The payer is the management account: Organizations lists the same
+        # accounts (configured ones win) and gives their tags and OU paths.
+        "organizations": {"enabled": True},
+        "owner_labels": {"team": "Team", "cost_center": "CostCenter"},
     }
 
 
