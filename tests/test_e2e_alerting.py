@@ -62,6 +62,8 @@ EXPECTED = {
     ("ReservationExpiringSoon", "ri-partial", "urgent"),
     ("ReservationExpired", "ri-expired", "expired"),
     ("ReservationExporterRefreshFailing", "sandbox/us-east-1/ec2", ""),
+    # No tag of its own: the sandbox account's Team (search) routes it.
+    ("ReservationExpiringSoon", "rds-sandbox", "warning"),
 }
 # Alert expressions with nothing to find in this set-up.
 QUIET_ALERTS = {
@@ -115,7 +117,8 @@ def seed(fake: FakeAws, now: datetime) -> None:
         [
             ec2("ri-notice", "t3.large", 45),
             ec2("ri-warning", "m6i.large", 25),
-            ec2("ri-urgent", "m5.large", 5),
+            # Its own Team tag routes it to the payments team.
+            {**ec2("ri-urgent", "m5.large", 5), "Tags": [{"Key": "Team", "Value": "payments"}]},
             ec2("ri-renewed", "c5.large", 20),
             ec2("ri-renewal", "c5.large", 385, state="queued", start=renewed_end),
             ec2("ri-expired", "r5.large", -2, state="retired"),
@@ -163,8 +166,27 @@ def seed(fake: FakeAws, now: datetime) -> None:
     )
     fake.add_role(SANDBOX_ROLE)
     fake.deny(SANDBOX, "ec2:DescribeReservedInstances")
+    fake.seed(
+        SANDBOX,
+        "us-east-1",
+        "rds",
+        [
+            make_record(
+                "rds",
+                rid="rds-sandbox",
+                account_id=SANDBOX,
+                region="us-east-1",
+                start=now + timedelta(days=20) - timedelta(seconds=YEAR),
+                seconds=YEAR,
+                state="active",
+                offering=Offering("db.t4g.large", "mysql", "No Upfront", 0.0, 0.1),
+                multi_az=False,
+            )
+        ],
+    )
+    # finance has no Team: its alerts fall back to FinOps by severity.
     fake.add_org_account(OWN, "finance", management_account_id=OWN)
-    fake.add_org_account(SANDBOX, "sandbox")
+    fake.add_org_account(SANDBOX, "sandbox", tags={"Team": "search"}, ou_path="Sandbox")
 
 
 def rules_with_short_for() -> dict[str, Any]:
@@ -219,6 +241,7 @@ def prometheus_config(exporter_port: int, alertmanager: str) -> dict[str, Any]:
 
 @dataclass
 class Stack:
+    fake: FakeAws
     prometheus: str
     alertmanager: str
     sink: WebhookSink
@@ -235,6 +258,7 @@ def start_exporter(fake: FakeAws, workdir: Path) -> tuple[subprocess.Popen[bytes
         # The same two accounts, listed by Organizations: discovery's health
         # series exist, and configured accounts win over discovered ones.
         "organizations": {"enabled": True},
+        "owner_labels": {"team": "Team", "cost_center": "CostCenter"},
     }
     (workdir / "exporter.yaml").write_text(yaml.safe_dump(config))
     port = free_port()
@@ -293,7 +317,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 config = prometheus_config(port, am)
                 (workdir / "prometheus.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
                 with running_prometheus(workdir / "prometheus.yaml", workdir) as prom:
-                    yield Stack(prom, am, sink, sqs, queue_url)
+                    yield Stack(fake, prom, am, sink, sqs, queue_url)
         finally:
             exporter.terminate()
             exporter.wait(timeout=30)
@@ -368,7 +392,7 @@ def test_sns_receiver_publishes_to_the_topic_and_reaches_sqs(stack: Stack) -> No
             notifications.append(json.loads(m["Body"]))
             stack.sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle=m["ReceiptHandle"])
         text = "\n".join(n["Message"] for n in notifications)
-        wanted = ("ri-warning", "ri-urgent", "rds-critical", "ri-expired", "ri-partial")
+        wanted = ("ri-warning", "rds-critical", "ri-expired", "ri-partial")
         return all(r in text for r in wanted)
 
     wait_until(everything_arrived, 90, "SNS notifications in SQS")
@@ -377,6 +401,8 @@ def test_sns_receiver_publishes_to_the_topic_and_reaches_sqs(stack: Stack) -> No
     assert "[FIRING] ReservationExpired in finance" in subjects
     text = "\n".join(n["Message"] for n in notifications)
     assert "ri-notice" not in text  # info goes to the digest, not to SNS
+    # owned reservations go to their teams, not to FinOps
+    assert "ri-urgent" not in text and "rds-sandbox" not in text
     assert "Runbook: https://github.com/" in text
     # The partial renewal says how much is covered and what is not.
     assert "ec2 reservation ri-partial in finance expires in" in text
@@ -418,3 +444,62 @@ def test_every_selector_matches_a_scraped_or_recorded_series(stack: Stack) -> No
     ]
     assert missing == []
     assert len(selectors) > 25
+
+
+def delivered_to(stack: Stack, receiver: str) -> dict[str, dict[str, str]]:
+    """reservation id -> labels of the firing alerts a webhook receiver got."""
+    return {
+        a["labels"]["reservation_id"]: a["labels"]
+        for message in stack.sink.messages(receiver)
+        for a in message["alerts"]
+        if a["status"] == "firing" and "reservation_id" in a["labels"]
+    }
+
+
+def test_alerts_reach_the_team_that_owns_the_reservation(stack: Stack) -> None:
+    wait_until(
+        lambda: (
+            "ri-urgent" in delivered_to(stack, "team-payments")
+            and "rds-sandbox" in delivered_to(stack, "team-search")
+        ),
+        120,
+        "the team routes",
+    )
+    # A reservation's own tag...
+    urgent = delivered_to(stack, "team-payments")["ri-urgent"]
+    assert (urgent["team"], urgent["account"]) == ("payments", "finance")
+    assert urgent["ou_path"] == "Root" and urgent["payer_account_id"] == OWN
+    # ... else its account's tag, with the account's OU.
+    sandbox = delivered_to(stack, "team-search")["rds-sandbox"]
+    assert (sandbox["team"], sandbox["ou_path"]) == ("search", "Root/Sandbox")
+    # Nothing another team owns reaches them; unowned ones stay with FinOps.
+    assert set(delivered_to(stack, "team-payments")) == {"ri-urgent"}
+    assert "team" not in delivered_to(stack, "oncall-sns")["rds-critical"]
+
+
+def rule_evaluation_failures(stack: Stack) -> float:
+    with urllib.request.urlopen(f"{stack.prometheus}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    counters = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("prometheus_rule_evaluation_failures_total{")
+    ]
+    assert counters, "Prometheus exports no rule evaluation failure counters"
+    return sum(counters)
+
+
+# Last in this module: it changes a tag, so the alert set changes afterwards.
+def test_a_tag_change_moves_the_alert_without_a_rule_failure(stack: Stack) -> None:
+    wait_until(lambda: "ri-urgent" in delivered_to(stack, "team-payments"), 120, "payments")
+    before = rule_evaluation_failures(stack)
+    stack.fake.tag_reservation(OWN, "us-east-1", "ec2", "ri-urgent", {"Team": "search"})
+    # The next refresh (15 s) reads the new tag; the alert now carries it.
+    wait_until(lambda: "ri-urgent" in delivered_to(stack, "team-search"), 120, "search")
+    assert delivered_to(stack, "team-search")["ri-urgent"]["team"] == "search"
+    time.sleep(3)  # a few more evaluations with both series inside every range
+    assert rule_evaluation_failures(stack) == before
+    owner = prometheus_query(stack.prometheus, 'aws_reservation:owner{reservation_id="ri-urgent"}')[
+        "data"
+    ]["result"]
+    assert [r["metric"]["team"] for r in owner] == ["search"]

@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ MEMBER_ACCOUNT = "222222222222"
 MANAGEMENT_ACCOUNT = "999999999999"
 DISCOVERED_ACCOUNT = "333333333333"
 ROLE_NAME = "ReservationExporter"
+TAGGED_BY_ARN = ("rds", "elasticache", "memorydb")
 
 
 def policy_actions() -> list[str]:
@@ -70,6 +72,7 @@ def recorded_actions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[s
     from exporter.app import Exporter, ServeOptions
     from exporter.config import parse_config
     from exporter.fake import FakeAws
+    from exporter.fake.demo_data import OFFERINGS, TERMS, make_record
 
     config = {
         "regions": ["eu-west-1"],
@@ -85,6 +88,8 @@ def recorded_actions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[s
             "enabled": True,
             "role_arn": f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:role/{ROLE_NAME}",
         },
+        # Reservation tags: RDS, ElastiCache and MemoryDB read them per reservation.
+        "owner_labels": {"team": "Team"},
     }
     saved = dict(os.environ)
     with FakeAws() as fake:
@@ -92,8 +97,25 @@ def recorded_actions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[s
         for account in (MEMBER_ACCOUNT, MANAGEMENT_ACCOUNT, DISCOVERED_ACCOUNT):
             fake.add_role(f"arn:aws:iam::{account}:role/{ROLE_NAME}")
         fake.add_org_account(
-            DISCOVERED_ACCOUNT, "discovered", management_account_id=MANAGEMENT_ACCOUNT
+            DISCOVERED_ACCOUNT,
+            "discovered",
+            management_account_id=MANAGEMENT_ACCOUNT,
+            ou_path="Workloads",  # its OU path needs DescribeOrganizationalUnit
+            tags={"Team": "search"},
         )
+        start = datetime.now(timezone.utc) - timedelta(days=10)
+        for service in TAGGED_BY_ARN:  # one reservation each, so its tags are read
+            record = make_record(
+                service,
+                rid=f"{service}-1",
+                account_id=DISCOVERED_ACCOUNT,
+                region="eu-west-1",
+                start=start,
+                seconds=TERMS[1],
+                state="active",
+                offering=OFFERINGS[service][0],
+            )
+            fake.seed(DISCOVERED_ACCOUNT, "eu-west-1", service, [record])
         fake.apply_env(account_id=OWN_ACCOUNT)
         path = tmp_path_factory.mktemp("iam") / "config.yaml"
         path.write_text(json.dumps(config))
@@ -110,6 +132,8 @@ def recorded_actions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[s
             os.environ.clear()
             os.environ.update(saved)
     # Every account answered: the cycle exercised the full set of calls.
+    tag_reads = {f"{c.service}:{c.operation}" for c in calls if "Tag" in c.operation}
+    assert tag_reads >= {"rds:ListTagsForResource", "memorydb:ListTags"}
     assert {c.account_id for c in calls} >= {OWN_ACCOUNT, MEMBER_ACCOUNT, DISCOVERED_ACCOUNT}
     assert not [c for c in calls if c.outcome != "ok"], [c for c in calls if c.outcome != "ok"]
     yield {f"{c.service}:{c.operation}" for c in calls}
@@ -161,6 +185,7 @@ def test_every_registered_service_and_region_discovery_is_allowed() -> None:
         f"{session.get_service_model(spec.client_name).signing_name}:{spec.operation}"
         for spec in REGISTRY.values()
     }
+    expected |= {spec.tags_iam_action for spec in REGISTRY.values() if spec.tags_iam_action}
     assert set(policy_actions()) == expected
     assert "es:DescribeReservedInstances" in expected  # OpenSearch signs as es
 
@@ -222,9 +247,7 @@ def test_member_role_grants_the_read_policy_to_the_trusted_principal_with_extern
     assert t["Parameters"]["RoleName"]["Default"] == ROLE_NAME
     listing = t["Resources"]["ListAccountsPolicy"]
     assert listing["Condition"] == "ListsAccounts"
-    assert listing["Properties"]["PolicyDocument"]["Statement"][0]["Action"] == (
-        ORGANIZATION_READS
-    )
+    assert listing["Properties"]["PolicyDocument"]["Statement"][0]["Action"] == (ORGANIZATION_READS)
 
 
 def _substitute(text: str, values: dict[str, str]) -> str:
@@ -277,9 +300,7 @@ def test_exporter_role_may_assume_only_the_member_roles_and_optional_extras() ->
     assert _inline_read_actions(own) == policy_actions()
     listing = t["Resources"]["ListAccountsPolicy"]
     assert listing["Condition"] == "ListsAccounts"
-    assert listing["Properties"]["PolicyDocument"]["Statement"][0]["Action"] == (
-        ORGANIZATION_READS
-    )
+    assert listing["Properties"]["PolicyDocument"]["Statement"][0]["Action"] == (ORGANIZATION_READS)
     org_role = t["Resources"]["OrganizationsRolePolicy"]
     assert org_role["Condition"] == "HasOrganizationsRole"
     assert org_role["Properties"]["PolicyDocument"]["Statement"][0]["Resource"] == {
@@ -292,4 +313,5 @@ def test_doctor_suggests_the_same_actions_as_the_policy() -> None:
     from exporter.commands.doctor import read_policy
 
     actions = [spec.iam_action for spec in REGISTRY.values()] + ["ec2:DescribeRegions"]
+    actions += [spec.tags_iam_action for spec in REGISTRY.values() if spec.tags_iam_action]
     assert read_policy(actions)["Statement"][0]["Action"] == policy_actions()

@@ -38,10 +38,40 @@ class ApiSpec:
     not_found: str | None = None  # error code when an id filter matches nothing
     invalid_code: str = "InvalidParameterValue"  # error code for bad paging input
     is_global: bool = False
+    # Reservation tags, where AWS has them: in the listing's records (EC2
+    # ``Tags``, Savings Plans ``tags``) or from a tag API called with the
+    # reservation's ARN (RDS, ElastiCache, MemoryDB).
+    tags_member: str | None = None  # record member that carries the tags
+    tags_operation: str | None = None  # the tag API's operation
+    tags_not_found: str | None = None  # its error for an unknown reservation ARN
+    arn_key: str | None = None  # record member that holds the reservation's ARN
+    arn_format: str | None = None  # the ARN AWS gives a reservation that names none
 
     @property
     def iam_action(self) -> str:
         return f"{self.signing_name}:{self.operation}"
+
+    @property
+    def has_tags(self) -> bool:
+        return bool(self.tags_member or self.tags_operation)
+
+    @property
+    def arn_prefix(self) -> str | None:
+        """The resource part every reservation ARN starts with (``ri:`` for RDS)."""
+        if self.arn_format is None:
+            return None
+        return self.arn_format.split(":", 5)[5].split("{id}", 1)[0]
+
+    def arn(self, account_id: str, region: str, reservation_id: str) -> str | None:
+        """The ARN AWS gives reservation ``reservation_id`` of this service."""
+        if self.arn_format is None:
+            return None
+        return self.arn_format.format(
+            partition=partition_of_region(region),
+            region="" if self.is_global else region,
+            account=account_id,
+            id=reservation_id,
+        )
 
 
 SPECS: Mapping[str, ApiSpec] = {
@@ -56,6 +86,8 @@ SPECS: Mapping[str, ApiSpec] = {
             "ReservedInstances",
             "ReservedInstancesId",
             "Start",
+            tags_member="Tags",
+            arn_format="arn:{partition}:ec2:{region}:{account}:reserved-instances/{id}",
         ),
         ApiSpec(
             "rds",
@@ -70,6 +102,12 @@ SPECS: Mapping[str, ApiSpec] = {
             limit_key="MaxRecords",
             page_min=20,
             not_found="ReservedDBInstanceNotFound",
+            tags_operation="ListTagsForResource",
+            # ListTagsForResource declares no reservation error in botocore's
+            # model; RDS's own one for an unknown reservation is this (404).
+            tags_not_found="ReservedDBInstanceNotFound",
+            arn_key="ReservedDBInstanceArn",
+            arn_format="arn:{partition}:rds:{region}:{account}:ri:{id}",
         ),
         ApiSpec(
             "elasticache",
@@ -84,6 +122,10 @@ SPECS: Mapping[str, ApiSpec] = {
             limit_key="MaxRecords",
             page_min=20,
             not_found="ReservedCacheNodeNotFound",
+            tags_operation="ListTagsForResource",
+            tags_not_found="ReservedCacheNodeNotFound",  # declared by the operation (404)
+            arn_key="ReservationARN",
+            arn_format="arn:{partition}:elasticache:{region}:{account}:reserved-instance:{id}",
         ),
         ApiSpec(
             "redshift",
@@ -126,6 +168,12 @@ SPECS: Mapping[str, ApiSpec] = {
             limit_key="MaxResults",
             not_found="ReservedNodeNotFoundFault",
             invalid_code="InvalidParameterValueException",
+            tags_operation="ListTags",
+            # ListTags declares cluster, snapshot... faults but none for
+            # reservations; MemoryDB's reservation error is this one.
+            tags_not_found="ReservedNodeNotFoundFault",
+            arn_key="ARN",
+            arn_format="arn:{partition}:memorydb:{region}:{account}:reservednode/{id}",
         ),
         ApiSpec(
             "savingsplans",
@@ -141,6 +189,9 @@ SPECS: Mapping[str, ApiSpec] = {
             page_max=1000,
             invalid_code="ValidationException",
             is_global=True,
+            tags_member="tags",
+            arn_key="savingsPlanArn",
+            arn_format="arn:{partition}:savingsplans::{account}:savingsplan/{id}",
         ),
     )
 }
@@ -169,6 +220,15 @@ def signing_name(service: str) -> str:
     """The SigV4 signing name for ``service`` (``opensearch`` -> ``es``); others unchanged."""
     name = _ALIASES.get(service, service)
     return SPECS[name].signing_name if name in SPECS else service
+
+
+def partition_of_region(region: str) -> str:
+    """``aws-cn`` for ``cn-north-1``, ``aws-us-gov`` for ``us-gov-west-1``, else ``aws``."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
 
 
 def store_region(spec: ApiSpec, region: str) -> str:

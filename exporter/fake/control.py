@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 CONTROL_PREFIX = "/_fake/"
 OPERATIONS = (
     "seed",
+    "tag_reservation",
     "add_role",
     "add_mfa_device",
     "set_session_limits",
@@ -37,6 +38,8 @@ OPERATIONS = (
     "malform",
     "corrupt",
     "add_org_account",
+    "tag_org_account",
+    "move_org_account",
     "calls",
     "reset_calls",
     "reset",
@@ -69,6 +72,30 @@ class FakeControls:
             "seed", account_id=account_id, region=region, service=service, records=list(records)
         )
 
+    def tag_reservation(
+        self,
+        account_id: str,
+        region: str,
+        service: str,
+        reservation: str,
+        tags: Mapping[str, str],
+    ) -> None:
+        """Replace the tags of a seeded reservation, named by its id or ARN.
+
+        EC2 and Savings Plans return them in their listing (``Tags``, ``tags``);
+        RDS, ElastiCache and MemoryDB from their tag API called with the
+        reservation's ARN. Redshift and OpenSearch reservations have no tags
+        in AWS: ValueError.
+        """
+        self._invoke(
+            "tag_reservation",
+            account_id=account_id,
+            region=region,
+            service=service,
+            reservation=reservation,
+            tags=dict(tags),
+        )
+
     def add_org_account(
         self,
         account_id: str,
@@ -77,9 +104,16 @@ class FakeControls:
         status: str | None = None,
         email: str | None = None,
         management_account_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        ou_path: str | None = None,
     ) -> None:
         """List an account in Organizations' ListAccounts (of the management account,
-        default 123456789012 or the last one given)."""
+        default 123456789012 or the last one given).
+
+        ``tags`` replace its tags (ListTagsForResource); ``ou_path`` such as
+        ``"Workloads/Payments"`` (relative to the root; ``""`` is the root)
+        moves it there, creating missing OUs. None leaves either as it is.
+        """
         self._invoke(
             "add_org_account",
             account_id=account_id,
@@ -88,7 +122,17 @@ class FakeControls:
             status=status,
             email=email,
             management_account_id=management_account_id,
+            tags=None if tags is None else dict(tags),
+            ou_path=ou_path,
         )
+
+    def tag_org_account(self, account_id: str, tags: Mapping[str, str]) -> None:
+        """Replace the tags of an account of the organization."""
+        self._invoke("tag_org_account", account_id=account_id, tags=dict(tags))
+
+    def move_org_account(self, account_id: str, ou_path: str) -> None:
+        """Move an account of the organization to the OU at ``ou_path``."""
+        self._invoke("move_org_account", account_id=account_id, ou_path=ou_path)
 
     # --- STS ----------------------------------------------------------------------
 

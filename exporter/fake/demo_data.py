@@ -7,8 +7,12 @@ failed; retired recently and long ago), and renewals: an EC2 RI renewed by a
 queued RI, an RDS reservation renewed by a new active one, a Savings Plan
 renewed by a queued plan, a size-flexible renewal (2 x xlarge by 4 x
 large), a partial one (4 expiring, 3 queued) and a staggered purchase that
-is no renewal at all. ``demo_config(layout)`` turns the returned layout into the
-exporter's own configuration (DESIGN section 3).
+is no renewal at all. The organization has OUs (``Root/Workloads/Payments``,
+``Root/Workloads/Search``, ``Root/Platform``) and account tags ``Team`` and
+``CostCenter``; some reservations carry a ``Team`` tag of their own that differs
+from their account's, some only a ``CostCenter``, some no tags at all.
+``demo_config(layout)`` turns the returned layout into the exporter's own
+configuration (DESIGN section 3).
 
 ``generate(service, count, now, ...)`` makes any number of plausible records
 for tests and benchmarks (e.g. > 100 RDS reservations in one region).
@@ -18,11 +22,12 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from exporter.fake.catalog import SPECS
 from exporter.fake.control import FakeControls
 
 DAY = 86400
@@ -39,6 +44,8 @@ class DemoAccount:
     role_arn: str | None = None  # None: reached with the exporter's own credentials
     external_id: str | None = field(default=None, repr=False)
     via: str | None = None  # role chaining: assumed from this account's session
+    ou_path: str = ""  # its OU in Organizations, below the root ("" is the root)
+    tags: Mapping[str, str] = field(default_factory=dict, hash=False)  # account tags
 
 
 @dataclass(frozen=True)
@@ -50,21 +57,57 @@ class DemoLayout:
     services: tuple[str, ...]
     own_account_id: str  # use fake.env(own_account_id) / apply_env for the exporter
     records: dict[str, int]  # seeded records per service
+    # Reservation id -> its own tags, for every reservation that has any.
+    reservation_tags: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 ACCOUNTS = (
-    DemoAccount("payer", "111111111111"),
+    DemoAccount("payer", "111111111111", tags={"Team": "finops", "CostCenter": "CC-1000"}),
     DemoAccount(
         "production",
         "222222222222",
         f"arn:aws:iam::222222222222:role/{ROLE_NAME}",
         external_id="demo-3f9c2a71-external",
+        ou_path="Workloads/Payments",
+        tags={"Team": "payments", "CostCenter": "CC-2100"},
     ),
-    DemoAccount("staging", "333333333333", f"arn:aws:iam::333333333333:role/{ROLE_NAME}"),
     DemoAccount(
-        "analytics", "444444444444", f"arn:aws:iam::444444444444:role/{ROLE_NAME}", via="production"
+        "staging",
+        "333333333333",
+        f"arn:aws:iam::333333333333:role/{ROLE_NAME}",
+        ou_path="Workloads/Search",
+        tags={"Team": "search"},  # no CostCenter: that owner label stays empty
+    ),
+    DemoAccount(
+        "analytics",
+        "444444444444",
+        f"arn:aws:iam::444444444444:role/{ROLE_NAME}",
+        via="production",
+        ou_path="Platform",
+        tags={"Team": "data-platform", "CostCenter": "CC-3100"},
     ),
 )
+# Organization accounts the exporter is not configured for.
+OTHER_ORG_ACCOUNTS = (
+    ("555555555555", "sandbox-legacy", "SUSPENDED", "Platform"),
+    ("666666666666", "closed-project", "CLOSED", ""),
+)
+# The Team tag of a reservation that differs from its account's (precedence).
+RESERVATION_TEAMS = {
+    "payer": "shared-services",
+    "production": "checkout",
+    "staging": "relevance",
+    "analytics": "ml",
+}
+# The second reservation of each rotating pool: a CostCenter of its own, no Team.
+CAPACITY_TAGS = {"CostCenter": "CC-9100", "Project": "reserved-capacity"}
+# The RDS renewal pair of production belongs to the orders team.
+RENEWAL_TAGS = {
+    "production-orders-db-2024": {"Team": "orders", "CostCenter": "CC-2150"},
+    "production-orders-db-renewal": {"Team": "orders", "CostCenter": "CC-2150"},
+}
+# Services whose reservations have tags in AWS (Redshift and OpenSearch have none).
+TAGGED_SERVICES = ("ec2", "rds", "elasticache", "memorydb", "savingsplans")
 
 
 @dataclass(frozen=True)
@@ -367,24 +410,46 @@ def seed_demo(fake: FakeControls, now: datetime | None = None) -> DemoLayout:
             caller = by_name[account.via].account_id if account.via else payer.account_id
             fake.add_role(account.role_arn, account.external_id, trusted_account_ids=[caller])
         fake.add_org_account(
-            account.account_id, account.name, management_account_id=payer.account_id
+            account.account_id,
+            account.name,
+            management_account_id=payer.account_id,
+            tags=dict(account.tags),
+            ou_path=account.ou_path,
         )
-    fake.add_org_account("555555555555", "sandbox-legacy", state="SUSPENDED")
-    fake.add_org_account("666666666666", "closed-project", state="CLOSED")
+    for account_id, name, state, ou_path in OTHER_ORG_ACCOUNTS:
+        fake.add_org_account(account_id, name, state=state, ou_path=ou_path)
 
     counts: dict[str, int] = dict.fromkeys(SERVICES, 0)
-    for service, account, region, records in _regional_records(now):
+    tagged: dict[str, dict[str, str]] = {}
+
+    def tag(account: DemoAccount, region: str, service: str, rid: str, tags: dict | None) -> None:
+        if tags and service in TAGGED_SERVICES:
+            fake.tag_reservation(account.account_id, region, service, rid, tags)
+            tagged[rid] = dict(tags)
+
+    for service, account, region, records in _rotating_records(now):
         fake.seed(account.account_id, region, service, records)
         counts[service] += len(records)
+        id_key = SPECS[service].id_key
+        tag(account, region, service, records[0][id_key], {"Team": RESERVATION_TEAMS[account.name]})
+        tag(account, region, service, records[1][id_key], CAPACITY_TAGS)
+    for service, account, region, records in _renewals(now):
+        fake.seed(account.account_id, region, service, records)
+        counts[service] += len(records)
+        for record in records:
+            rid = record[SPECS[service].id_key]
+            tag(account, region, service, rid, RENEWAL_TAGS.get(rid))
     for account, plans in _savings_plans(now):
         fake.seed(account.account_id, "global", "savingsplans", plans)
         counts["savingsplans"] += len(plans)
-    return DemoLayout(ACCOUNTS, REGIONS, SERVICES, payer.account_id, counts)
+        team = {"Team": RESERVATION_TEAMS[account.name]}
+        tag(account, "global", "savingsplans", plans[0]["savingsPlanId"], team)
+    return DemoLayout(ACCOUNTS, REGIONS, SERVICES, payer.account_id, counts, tagged)
 
 
-def _regional_records(now: datetime) -> Iterator[tuple[str, DemoAccount, str, list[dict]]]:
+def _rotating_records(now: datetime) -> Iterator[tuple[str, DemoAccount, str, list[dict]]]:
     """Three scenarios per (account, region, service), rotating so every service
-    has every scenario somewhere; plus the explicit renewals."""
+    has every scenario somewhere."""
     slots = [(account, region) for account in ACCOUNTS for region in REGIONS]
     for service in SERVICES[:-1]:
         for slot, (account, region) in enumerate(slots):
@@ -410,7 +475,6 @@ def _regional_records(now: datetime) -> Iterator[tuple[str, DemoAccount, str, li
                     )
                 )
             yield service, account, region, records
-    yield from _renewals(now)
 
 
 def _renewals(now: datetime) -> Iterator[tuple[str, DemoAccount, str, list[dict]]]:
@@ -629,7 +693,8 @@ def demo_config(layout: DemoLayout, refresh_interval: str = "5m") -> dict[str, A
 
     Shows each way to reach an account: own credentials (payer), role ARN with
     ExternalId (production), account id with the default role name (staging)
-    and role chaining (analytics via production).
+    and role chaining (analytics via production); and owner labels from
+    reservation and account tags, with Organizations discovery.
     """
     accounts: list[dict[str, Any]] = []
     for account in layout.accounts:
@@ -650,6 +715,10 @@ def demo_config(layout: DemoLayout, refresh_interval: str = "5m") -> dict[str, A
         "services": list(layout.services),
         "defaults": {"role_name": ROLE_NAME},
         "accounts": accounts,
+        # The payer is the management account: Organizations lists the same
+        # accounts (configured ones win) and gives their tags and OU paths.
+        "organizations": {"enabled": True},
+        "owner_labels": {"team": "Team", "cost_center": "CostCenter"},
     }
 
 

@@ -12,14 +12,17 @@ _installed = False
 
 
 def install() -> None:
-    """Add the reservation APIs, Savings Plans and STS fixes to moto (idempotent)."""
+    """Add the reservation and tag APIs, Savings Plans, Organizations and STS fixes
+    to moto (idempotent)."""
     global _installed
     with _lock:
         if _installed:
             return
-        from exporter.fake import reservations, savingsplans
+        from exporter.fake import organizations, reservations, savingsplans, tagging
 
         reservations.install()
+        tagging.install()
+        organizations.install()
         savingsplans.install()
         _install_session_token()
         _cache_module_listing()

@@ -34,6 +34,17 @@ class FakeState:
         """Add reservation records (botocore member names) to one target."""
         return self.store.add(account_id, region, service, records)
 
+    def tag_reservation(
+        self,
+        account_id: str,
+        region: str,
+        service: str,
+        reservation: str,
+        tags: Mapping[str, str],
+    ) -> None:
+        """Replace the tags of a seeded reservation (named by its id or ARN)."""
+        self.store.set_tags(account_id, region, service, reservation, tags)
+
     def add_role(
         self,
         role_arn: str,
@@ -97,13 +108,30 @@ class FakeState:
         status: str | None = None,
         email: str | None = None,
         management_account_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        ou_path: str | None = None,
     ) -> None:
-        """List an account in the organization of the management account."""
+        """List an account in the organization of the management account, with
+        its tags and OU (``"Workloads/Payments"``, relative to the root)."""
         from exporter.fake.organizations import add_org_account
 
         if management_account_id:
             self.management_account_id = management_account_id
-        add_org_account(self.management_account_id, account_id, name, state, status, email)
+        add_org_account(
+            self.management_account_id, account_id, name, state, status, email, tags, ou_path
+        )
+
+    def tag_org_account(self, account_id: str, tags: Mapping[str, str]) -> None:
+        """Replace an organization account's tags (what ListTagsForResource answers)."""
+        from exporter.fake.organizations import tag_account
+
+        tag_account(self.management_account_id, account_id, tags)
+
+    def move_org_account(self, account_id: str, ou_path: str) -> None:
+        """Move an organization account to the OU at ``ou_path`` (created as needed)."""
+        from exporter.fake.organizations import move_account
+
+        move_account(self.management_account_id, account_id, ou_path)
 
     def calls(
         self,

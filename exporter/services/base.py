@@ -74,6 +74,7 @@ class ServiceSpec:
     # reservation (RDS, ElastiCache, MemoryDB); None where ``parse`` reads them
     # from the listing (EC2, Savings Plans) or the service has none.
     read_tags: Callable[[Any, str], Tags] | None = None
+    tags_iam_action: str | None = None  # what read_tags needs IAM to allow
 
     @property
     def method_name(self) -> str:

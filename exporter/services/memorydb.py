@@ -26,5 +26,6 @@ SPEC = ServiceSpec(
     result_key="ReservedNodes",
     parse=parse,
     read_tags=tag_reader("list_tags", "ResourceArn"),
+    tags_iam_action="memorydb:ListTags",
     probe_args={"MaxResults": 20},
 )

@@ -24,4 +24,5 @@ SPEC = ServiceSpec(
     parse=parse,
     probe_args={"MaxRecords": 20},
     read_tags=tag_reader("list_tags_for_resource", "ResourceName"),
+    tags_iam_action="rds:ListTagsForResource",
 )

@@ -46,3 +46,22 @@ def error_of(call: Any) -> tuple[str, str, int]:
         error["Error"]["Message"],
         error["ResponseMetadata"]["HTTPStatusCode"],
     )
+
+
+def tag_map(tags: list[dict[str, str]]) -> dict[str, str]:
+    """``[{"Key": k, "Value": v}]`` as ``{k: v}``."""
+    return {tag["Key"]: tag["Value"] for tag in tags}
+
+
+def ou_path(org: Any, account_id: str) -> str:
+    """``Root/Workloads/Payments``: an account's OU path as the exporter builds it,
+    from ListParents and DescribeOrganizationalUnit."""
+    names: list[str] = []
+    child = account_id
+    while True:
+        (parent,) = org.list_parents(ChildId=child)["Parents"]
+        if parent["Type"] == "ROOT":
+            return "/".join(["Root", *reversed(names)])
+        unit = org.describe_organizational_unit(OrganizationalUnitId=parent["Id"])
+        names.append(unit["OrganizationalUnit"]["Name"])
+        child = parent["Id"]

@@ -7,12 +7,13 @@ import os
 from datetime import datetime, timezone
 
 import pytest
+from botocore import xform_name
 
 from exporter.config import parse_config
 from exporter.fake.catalog import SPECS
 from exporter.fake.demo_data import demo_config, demo_config_yaml, generate, seed_demo
 from exporter.services import REGISTRY
-from tests.fake.conftest import OWN, error_of, session_client
+from tests.fake.conftest import OWN, error_of, ou_path, session_client, tag_map
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=timezone.utc)
 DAY = 86400.0
@@ -256,6 +257,89 @@ def test_demo_seeds_organizations_with_active_and_inactive_accounts(fake, demo):
         "sandbox-legacy": "SUSPENDED",
         "closed-project": "CLOSED",
     }
+
+
+def test_demo_organization_has_ous_account_tags_and_the_payer_as_management(fake, demo):
+    org = fake.client("organizations", demo.own_account_id)
+
+    paths = {account.name: ou_path(org, account.account_id) for account in demo.accounts}
+    tags = {
+        account.name: tag_map(org.list_tags_for_resource(ResourceId=account.account_id)["Tags"])
+        for account in demo.accounts
+    }
+
+    assert paths == {
+        "payer": "Root",
+        "production": "Root/Workloads/Payments",
+        "staging": "Root/Workloads/Search",
+        "analytics": "Root/Platform",
+    }
+    assert tags == {
+        "payer": {"Team": "finops", "CostCenter": "CC-1000"},
+        "production": {"Team": "payments", "CostCenter": "CC-2100"},
+        "staging": {"Team": "search"},
+        "analytics": {"Team": "data-platform", "CostCenter": "CC-3100"},
+    }
+    assert tags == {account.name: dict(account.tags) for account in demo.accounts}
+    assert org.describe_organization()["Organization"]["MasterAccountId"] == OWN
+    assert ou_path(org, "555555555555") == "Root/Platform"  # suspended, not configured
+
+
+TAGGED = ("ec2", "rds", "elasticache", "memorydb", "savingsplans")
+_TAG_ARG = {"rds": "ResourceName", "elasticache": "ResourceName", "memorydb": "ResourceArn"}
+
+
+def reservation_tags(fake, layout):
+    """{reservation id: (account name, service, its tags)} as each API answers them,
+    read through the real STS paths."""
+    client = clients_by_account(fake, layout)
+    found = {}
+    for account in layout.accounts:
+        for service in TAGGED:
+            spec = SPECS[service]
+            for region in ["us-east-1"] if spec.is_global else layout.regions:
+                api = client(account, spec.client_name, region)
+                for record in REGISTRY[service].list_records(api):
+                    if spec.tags_member:
+                        raw = record.get(spec.tags_member) or {}
+                        tags = tag_map(raw) if isinstance(raw, list) else dict(raw)
+                    else:
+                        read = getattr(api, xform_name(spec.tags_operation))
+                        tags = tag_map(read(**{_TAG_ARG[service]: record[spec.arn_key]})["TagList"])
+                    found[record[spec.id_key]] = (account.name, service, tags)
+    return found
+
+
+def test_demo_reservations_have_own_teams_cost_centers_or_no_tags(fake, demo):
+    found = reservation_tags(fake, demo)
+    team_of_account = {account.name: account.tags["Team"] for account in demo.accounts}
+
+    assert {rid: tags for rid, (_, _, tags) in found.items() if tags} == demo.reservation_tags
+    for service in TAGGED:
+        mine = [(name, tags) for name, svc, tags in found.values() if svc == service]
+        # Precedence shows: a Team of the reservation's own, unlike its account's...
+        assert any(
+            tags.get("Team", team_of_account[name]) != team_of_account[name] for name, tags in mine
+        )
+        # ...a CostCenter of its own but the account's Team, and no tags at all.
+        if service != "savingsplans":
+            assert any("CostCenter" in tags and "Team" not in tags for _, tags in mine)
+        assert any(not tags for _, tags in mine)
+    orders = {rid: tags for rid, tags in demo.reservation_tags.items() if "orders" in rid}
+    assert orders == {
+        "production-orders-db-2024": {"Team": "orders", "CostCenter": "CC-2150"},
+        "production-orders-db-renewal": {"Team": "orders", "CostCenter": "CC-2150"},
+    }
+
+
+def test_demo_tags_only_services_whose_reservations_have_tags(world):
+    layout, found = world
+    untaggable = {
+        record[SPECS[service].id_key]
+        for service in ("redshift", "opensearch")
+        for _, record in found[service]
+    }
+    assert untaggable and not untaggable & set(layout.reservation_tags)
 
 
 def test_demo_layout_counts_what_was_seeded(world):

@@ -103,6 +103,31 @@ def test_org_accounts_can_be_added_remotely(fake):
     assert [(a["Id"], a["Name"]) for a in listed] == [(OWN, "master"), (PROD, "production")]
 
 
+def test_reservation_and_account_tags_can_be_set_remotely(fake):
+    fake.seed(OWN, "us-east-1", "rds", [{"ReservedDBInstanceId": "db-1"}])
+    fake.tag_reservation(OWN, "us-east-1", "rds", "db-1", {"Team": "payments"})
+    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    fake.add_org_account(PROD, "production", tags={"Team": "search"}, ou_path="Workloads")
+    fake.tag_org_account(PROD, {"Team": "checkout"})
+    fake.move_org_account(PROD, "Platform")
+
+    rds = fake.client("rds", OWN)
+    arn = f"arn:aws:rds:us-east-1:{OWN}:ri:db-1"
+    org = fake.client("organizations", OWN)
+    (parent,) = org.list_parents(ChildId=PROD)["Parents"]
+
+    assert rds.list_tags_for_resource(ResourceName=arn)["TagList"] == [
+        {"Key": "Team", "Value": "payments"}
+    ]
+    assert org.list_tags_for_resource(ResourceId=PROD)["Tags"] == [
+        {"Key": "Team", "Value": "checkout"}
+    ]
+    unit = org.describe_organizational_unit(OrganizationalUnitId=parent["Id"])
+    assert unit["OrganizationalUnit"]["Name"] == "Platform"
+    with pytest.raises(FakeError, match="redshift reservations have no tags in AWS"):
+        fake.tag_reservation(OWN, "us-east-1", "redshift", "r-1", {"Team": "x"})
+
+
 def test_control_errors_name_the_problem(fake):
     with pytest.raises(FakeError, match="seed: rds: Bogus not in botocore's ReservedDBInstance"):
         fake.seed(OWN, "us-east-1", "rds", [{"Bogus": 1}])
