@@ -29,23 +29,16 @@ def demo_fake() -> Iterator[Any]:
     The process environment points at the fake only while inside, so nothing
     can reach real AWS. Raises ImportError naming the extra when moto is missing.
     """
-    import os
     import tempfile
 
     from exporter.config import load_config
-    from exporter.demo import start_demo_environment
+    from exporter.demo import demo_environment
 
-    saved = dict(os.environ)
-    try:
-        with tempfile.TemporaryDirectory(prefix="aws-reservation-exporter-demo-") as folder:
-            demo = start_demo_environment(folder)
-            try:
-                yield load_config(demo.config_file)
-            finally:
-                demo.stop()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with (
+        tempfile.TemporaryDirectory(prefix="aws-reservation-exporter-demo-") as folder,
+        demo_environment(folder) as demo,
+    ):
+        yield load_config(demo.config_file)
 
 
 def command_config(opts: argparse.Namespace, stack: contextlib.ExitStack, err: TextIO) -> Any:

@@ -1,9 +1,11 @@
-"""The daemon: ``aws-reservation-exporter [--config.file=config.yaml] ...`` and its
-flags (``--demo`` runs it in exporter.demo)."""
+"""The daemon: ``aws-reservation-exporter [--config.file=config.yaml] ...``, its
+flags, and ``--demo``, the same daemon run in the demo environment."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import platform
 import re
@@ -17,6 +19,9 @@ from exporter.commands.configs import load_config_or_exit
 from exporter.commands.exits import EXIT_CANNOT_LISTEN, EXIT_OK, EXIT_USAGE
 from exporter.commands.flags import add_config_flag, add_demo_flag, add_logging_flags
 from exporter.logs import setup_logging
+
+# The demo's lines have always been logged under this name.
+demo_log = logging.getLogger("exporter.demo")
 
 # The commands for people (exporter.commands.main runs them), named in --help.
 SUBCOMMANDS = ("report", "doctor")
@@ -106,8 +111,6 @@ def main(argv: Sequence[str]) -> int:
         parser.error("--shard must be in [0, --total-shards)")
     setup_logging(opts.log_level, opts.log_format)
     if opts.demo:
-        from exporter.demo import run_demo
-
         return run_demo(opts)
     return serve(opts)
 
@@ -163,3 +166,26 @@ def serve(opts: argparse.Namespace) -> int:
         print(f"cannot listen on {opts.listen_address}: {exc}", file=sys.stderr)
         return EXIT_CANNOT_LISTEN
     return exporter.run()
+
+
+def run_demo(opts: argparse.Namespace) -> int:
+    """``--demo``: serve real metrics from the fake AWS until SIGTERM/SIGINT."""
+    from exporter.demo import demo_environment
+
+    with contextlib.ExitStack() as stack:
+        try:
+            demo = stack.enter_context(demo_environment())
+        except ImportError as exc:
+            print(f"--demo: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        accounts = ", ".join(a.name for a in demo.layout.accounts)
+        demo_log.info(
+            "demo: fake AWS at %s with accounts %s; config %s",
+            demo.fake.endpoint_url,
+            accounts,
+            demo.config_file,
+        )
+        host, _, port = opts.listen_address.rpartition(":")
+        demo_log.info("demo: open http://%s:%s/ (metrics at /metrics)", host or "localhost", port)
+        opts.config_file = str(demo.config_file)
+        return serve(opts)

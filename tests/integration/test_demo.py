@@ -88,3 +88,22 @@ def test_demo_without_the_extra_exits_2_naming_it(tmp_path):
     )
     assert result.returncode == 2
     assert "aws-reservation-exporter[demo]" in result.stderr
+
+
+def test_the_demo_environment_points_the_process_at_the_fake_and_puts_it_back(
+    monkeypatch, tmp_path
+):
+    from exporter.demo import demo_environment
+
+    monkeypatch.setenv("AWS_PROFILE", "must-be-ignored")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", "http://192.0.2.1")
+    before = dict(os.environ)
+    with demo_environment(tmp_path) as demo:
+        fake = demo.fake
+        assert os.environ["AWS_ENDPOINT_URL"] == fake.endpoint_url
+        assert "AWS_PROFILE" not in os.environ
+        assert "AWS_ENDPOINT_URL_EC2" not in os.environ
+        assert demo.config_file.parent == tmp_path
+        assert demo.config_file.is_file()
+    assert dict(os.environ) == before
+    assert fake.endpoint_url is None  # stopped
