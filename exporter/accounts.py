@@ -148,7 +148,7 @@ class AccountDirectory:
         if known is None and not account.role_arn and not account.profile:
             known = account_of_arn(self.own_arn())  # the own identity, already read
         if known is None:
-            session = self.factory.session_for(account, self.static_by_name)
+            session = self.factory.session_for(account)
             sts = self.factory.client(session, "sts", home_region(session.partition))
             known = sts.get_caller_identity()["Account"]
             with self._lock:
@@ -161,14 +161,7 @@ class AccountDirectory:
         # Only ARNs built from an `id` need our own partition (one STS call, cached).
         needs_partition = any(e.role_arn is None and e.id is not None for e in self.config.accounts)
         partition = self.partition() if needs_partition else DEFAULT_PARTITION
-        return [self.config.to_account(entry, partition) for entry in self.config.accounts]
-
-    def static_by_name(self, name: str) -> Account:
-        """A static account by name (to follow ``via``), from this cycle's list."""
-        for account in self._static if self._static is not None else self.static_accounts():
-            if account.name == name:
-                return account
-        raise KeyError(name)
+        return self.config.static_accounts(partition)
 
     # -- Organizations --------------------------------------------------------
 
@@ -272,25 +265,17 @@ class AccountDirectory:
 
     # -- regions --------------------------------------------------------------
 
-    def explicit_regions(self, account: Account) -> tuple[str, ...] | None:
-        """The account's configured region list; None when it is "all" (discover)."""
-        regions = account.regions if account.regions is not None else self.config.regions
-        if regions == "all" or tuple(regions) == ("all",):
-            return None
-        return tuple(regions)
-
     def regions_for(self, account: Account) -> tuple[str, ...]:
         """The account's regions: explicit, or every region enabled in it ("all")."""
-        explicit = self.explicit_regions(account)
-        if explicit is not None:
-            return explicit
+        if account.regions is not None:
+            return account.regions
         now = self.clock()
         with self._lock:
             cached = self._regions.get(account.name)
         if cached is not None and now - cached[0] < REGIONS_TTL:
             return cached[1]
         try:
-            session = self.factory.session_for(account, self.static_by_name)
+            session = self.factory.session_for(account)
             ec2 = self.factory.client(session, "ec2", home_region(session.partition))
             listed = tuple(sorted(r["RegionName"] for r in ec2.describe_regions()["Regions"]))
         except Exception:
@@ -301,11 +286,6 @@ class AccountDirectory:
         with self._lock:
             self._regions[account.name] = (now, listed)
         return listed
-
-    def services_for(self, account: Account) -> tuple[str, ...]:
-        if account.services is not None:
-            return account.services
-        return tuple(self.config.services)
 
 
 def _short(exc: BaseException) -> str:

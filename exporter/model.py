@@ -13,7 +13,10 @@ class Account:
     """One AWS account the exporter reads, with how to reach it.
 
     ``account_id`` is ``None`` until it is known (own credentials and profiles
-    learn it from ``sts:GetCallerIdentity``).
+    learn it from ``sts:GetCallerIdentity``). Everything else is resolved by
+    the config (``Config.static_accounts``): defaults applied, ``via`` the
+    account whose session assumes this role, ``regions`` None for every region
+    enabled in the account.
     """
 
     name: str
@@ -23,9 +26,9 @@ class Account:
     session_name: str = "aws-reservation-exporter"
     session_duration: int = 3600
     profile: str | None = None
-    via: str | None = None
-    regions: tuple[str, ...] | None = None  # None: the config's default; ("all",): discover
-    services: tuple[str, ...] | None = None  # None: the config's default
+    via: Account | None = None  # role chaining: assumed from this account's session
+    regions: tuple[str, ...] | None = None  # None: every region enabled in the account
+    services: tuple[str, ...] = ()
     source: str = "static"  # static | organizations
 
 

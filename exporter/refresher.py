@@ -194,7 +194,7 @@ class Refresher:
                 with deadline(TARGET_DEADLINE):  # AssumeRole, regions: "all"
                     session, regions = self._reach(account, directory)
             except Exception as exc:
-                self._unreachable(account, directory, exc, plan)
+                self._unreachable(account, exc, plan)
                 return
             works = [
                 Work(
@@ -206,9 +206,7 @@ class Refresher:
                     config.owner_labels_refresh,
                     account_tags,
                 )
-                for target, spec, client_region in self._expand(
-                    account, directory, session.partition, regions
-                )
+                for target, spec, client_region in self._expand(account, session.partition, regions)
             ]
             plan([w.target for w in works])
             for work in works:
@@ -217,7 +215,7 @@ class Refresher:
         for account in accounts:
             pool.submit(lambda a=account: plan_account(a))
         for problem in problems:  # unreachable before its id is known: still visible
-            self._unreachable(problem.account, directory, problem.error, plan)
+            self._unreachable(problem.account, problem.error, plan)
         if not pool.wait(stop):
             return False
         self.store.retain(seen)
@@ -242,7 +240,7 @@ class Refresher:
         Assuming the role here, once, and not in each target's task makes an
         unreachable account fail fast, as one error per target.
         """
-        session = self.factory.session_for(account, directory.static_by_name)
+        session = self.factory.session_for(account)
         credentials = session.credentials()
         if credentials is None:
             raise NoCredentialsError()
@@ -250,17 +248,13 @@ class Refresher:
         return session, directory.regions_for(account)
 
     def _expand(
-        self,
-        account: Account,
-        directory: AccountDirectory,
-        partition: str,
-        regions: tuple[str, ...],
+        self, account: Account, partition: str, regions: tuple[str, ...]
     ) -> list[tuple[Target, ServiceSpec, str]]:
         """Every (target, service, client region) of the account; global services
         once, in the partition's home region; regions without the service skipped."""
         account_id = account.account_id or ""
         planned: list[tuple[Target, ServiceSpec, str]] = []
-        for spec in (REGISTRY[s] for s in directory.services_for(account) if s in REGISTRY):
+        for spec in (REGISTRY[s] for s in account.services if s in REGISTRY):
             if spec.is_global:
                 target = Target(account.name, account_id, GLOBAL_REGION, spec.name)
                 planned.append((target, spec, home_region(partition)))
@@ -274,17 +268,13 @@ class Refresher:
         return planned
 
     def _unreachable(
-        self,
-        account: Account,
-        directory: AccountDirectory,
-        error: BaseException,
-        plan: Callable[[list[Target]], None],
+        self, account: Account, error: BaseException, plan: Callable[[list[Target]], None]
     ) -> None:
         """Fail every target the account can be named with: its configured regions
         (its home region when they are "all" and could not be listed)."""
         partition = DEFAULT_PARTITION
-        regions = directory.explicit_regions(account) or (home_region(partition),)
-        targets = [t for t, _, _ in self._expand(account, directory, partition, regions)]
+        regions = account.regions or (home_region(partition),)
+        targets = [t for t, _, _ in self._expand(account, partition, regions)]
         plan(targets)
         now = self.clock()
         for target in targets:

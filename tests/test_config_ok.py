@@ -71,7 +71,7 @@ def test_durations_are_seconds_in_every_notation(caplog: pytest.LogCaptureFixtur
     assert durations == [900, 43200, 3600]
     assert config.regions == "all"
     assert config.effective_regions(config.accounts[0]) == "all"
-    assert config.to_account(config.accounts[0], "aws").regions == ("all",)
+    assert config.to_account(config.accounts[0], "aws").regions is None  # every enabled one
 
 
 def test_refresh_interval_under_five_minutes_logs_a_warning(
@@ -162,14 +162,17 @@ def test_profile_account_resolves_without_role_or_external_id() -> None:
 
 def test_chained_account_resolves_with_its_source_account() -> None:
     config = load("overrides")
-    analytics = config.account("analytics")
-    assert analytics is not None
-    account = config.to_account(analytics, "aws")
-    assert account.via == "production"
+    by_name = {a.name: a for a in config.static_accounts("aws")}
+    account = by_name["analytics"]
+    # via is the resolved account itself, not its name
+    assert account.via is by_name["production"]
+    assert account.via.role_arn == by_name["production"].role_arn
+    assert by_name["deep"].via is account  # chains follow, whatever the file order
     assert account.role_arn == "arn:aws:iam::444444444444:role/ReservationExporter"
     assert account.account_id == "444444444444"
-    assert account.regions == ("all",)
+    assert account.regions is None  # regions: all
     assert account.services == ("savingsplans",)
+    assert [a.name for a in config.static_accounts("aws")] == [a.name for a in config.accounts]
 
 
 def test_organizations_without_static_accounts() -> None:

@@ -241,6 +241,51 @@ def test_organizations_discovery_is_checked_and_its_accounts_too(fake, tmp_path)
     assert fix["policy"] == read_policy(["organizations:ListAccounts"])
 
 
+def test_owner_reads_are_checked_and_a_denied_one_gets_its_policy(fake, tmp_path):
+    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    fake.add_role(ROLE.format(STAGING), trusted_account_ids=[OWN])
+    fake.deny(STAGING, "rds:ListTagsForResource")
+    fake.deny(OWN, "organizations:ListParents")
+    path = write_config(
+        tmp_path,
+        regions=["us-east-1"],
+        services=["rds", "memorydb"],
+        accounts=[{"name": "payer"}, {"name": "staging", "id": STAGING}],
+        organizations={"role_arn": None, "enabled": False},
+        owner_labels={"team": "Team"},
+    )
+    # Without discovery nor a management role, Organizations is not read.
+    code, out, _ = run("--config.file", path, "--format", "json")
+    document = json.loads(out)
+    checks = checks_of(document)
+    assert ("payer", "rds:ListTagsForResource", "ok", "us-east-1") in checks
+    assert ("payer", "memorydb:ListTags", "ok", "us-east-1") in checks
+    assert ("staging", "rds:ListTagsForResource", "denied", "us-east-1") in checks
+    assert not any(c[0] == "(organizations)" for c in checks)
+    assert code == 1
+    (fix,) = document["fixes"]
+    assert (fix["account"], fix["policy"]) == ("staging", read_policy(["rds:ListTagsForResource"]))
+
+    path = write_config(
+        tmp_path,
+        regions=["us-east-1"],
+        services=["rds"],
+        accounts=[{"name": "payer"}],
+        organizations={"enabled": True},
+        owner_labels={"team": "Team"},
+    )
+    code, out, _ = run("--config.file", path, "--format", "json")
+    document = json.loads(out)
+    checks = checks_of(document)
+    for action in ("DescribeOrganization", "ListTagsForResource", "DescribeOrganizationalUnit"):
+        assert ("(organizations)", f"organizations:{action}", "ok", "owners") in checks
+    assert ("(organizations)", "organizations:ListParents", "denied", "owners") in checks
+    assert code == 1
+    (fix,) = document["fixes"]
+    assert fix["policy"] == read_policy(["organizations:ListParents"])
+    assert "OU paths stay empty" in fix["problem"]
+
+
 def test_a_refused_mfa_code_is_named_as_such(fake, tmp_path, monkeypatch):
     serial = f"arn:aws:iam::{OWN}:mfa/alice"
     fake.add_mfa_device(serial, "123456")
@@ -274,7 +319,9 @@ def test_demo_is_healthy(server):
 
 def test_every_action_the_doctor_suggests_is_in_the_shipped_policy():
     shipped = set(json.loads((ROOT / "iam" / "policy.json").read_text())["Statement"][0]["Action"])
-    assert {spec.iam_action for spec in REGISTRY.values()} | {"ec2:DescribeRegions"} == shipped
+    suggested = {spec.iam_action for spec in REGISTRY.values()} | {"ec2:DescribeRegions"}
+    suggested |= {spec.tags_iam_action for spec in REGISTRY.values() if spec.tags_iam_action}
+    assert suggested == shipped
 
 
 @pytest.mark.parametrize(

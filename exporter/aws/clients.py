@@ -218,16 +218,15 @@ class ClientFactory:
                 self._own = AccountSession(self._base, partition="aws")
             return self._own
 
-    def session_for(
-        self, account: Account, resolve_via: Callable[[str], Account] | None = None
-    ) -> AccountSession:
-        """The (cached) session of ``account``; roles are assumed lazily on first use."""
+    def session_for(self, account: Account) -> AccountSession:
+        """The (cached) session of ``account``; roles are assumed lazily on first use,
+        from ``account.via``'s session when it has one (role chaining)."""
         key = _session_key(account)
         with self._lock:
             cached = self._sessions.get(key)
         if cached is not None:
             return cached
-        built = self._build(account, resolve_via)
+        built = self._build(account)
         with self._lock:
             return self._sessions.setdefault(key, built)
 
@@ -238,19 +237,12 @@ class ClientFactory:
             for key in [k for k in self._sessions if k not in wanted]:
                 del self._sessions[key]
 
-    def _build(
-        self, account: Account, resolve_via: Callable[[str], Account] | None
-    ) -> AccountSession:
+    def _build(self, account: Account) -> AccountSession:
         if account.profile:
             return self._profile_session(account.profile)
         if not account.role_arn:
             return self.own()
-        if account.via:
-            if resolve_via is None:
-                raise ValueError(f"account {account.name}: cannot resolve via={account.via}")
-            source = self.session_for(resolve_via(account.via), resolve_via)
-        else:
-            source = self.own()
+        source = self.session_for(account.via) if account.via is not None else self.own()
         credentials = assume_role_credentials(
             # The shared STS client: a new one per account cost CPU and, with
             # many accounts assumed at once, tens of MB of transient memory.
@@ -259,7 +251,7 @@ class ClientFactory:
             session_name=account.session_name,
             duration=account.session_duration,
             external_id=account.external_id,
-            chained=bool(account.via),
+            chained=account.via is not None,
             time_fetcher=self._time_fetcher,
         )
         partition = partition_of_arn(account.role_arn)
@@ -364,5 +356,5 @@ def _session_key(account: Account) -> tuple[object, ...]:
         account.session_name,
         account.session_duration,
         account.profile,
-        account.via,
+        _session_key(account.via) if account.via is not None else None,
     )

@@ -19,7 +19,7 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TextIO
@@ -114,6 +114,15 @@ class Diagnosis:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """One call to try: a service's listing, or (``tags``) its tag read."""
+
+    spec: ServiceSpec
+    action: str  # the IAM action it needs
+    tags: bool = False
+
+
+@dataclass(frozen=True)
 class Access:
     """An account whose credentials work, ready for the service probes."""
 
@@ -145,10 +154,10 @@ class Doctor:
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
             outcomes = list(pool.map(self._access, accounts))
             probes = [
-                (access, spec, region)
+                (access, probe, region)
                 for access, _ in outcomes
                 if access is not None
-                for spec, region in self._targets(access)
+                for probe, region in self._targets(access)
             ]
             answers = list(pool.map(lambda p: self._probe(*p), probes))
         services = self._aggregate(probes, answers)
@@ -189,34 +198,25 @@ class Doctor:
             return None
 
     def _check_organizations(self, result: Diagnosis) -> None:
-        """organizations:ListAccounts with the smallest page, where discovery calls it."""
+        """What the exporter reads from Organizations: ListAccounts where discovery
+        calls it, and each account's tags, OU path and management account."""
         org = self.config.organizations
-        if not org.enabled:
+        if not self.directory.reads_organization:
             return
-        reader = (
-            Account(
-                name="organizations",
-                account_id=account_of_arn(org.role_arn),
-                role_arn=org.role_arn,
-                external_id=self.config.defaults.external_id,
-                session_name=self.config.defaults.session_name,
-            )
-            if org.role_arn
-            else Account(name="organizations")
-        )
-        action = "organizations:ListAccounts"
+        who = org.role_arn or result.identity or "the exporter's own identity"
+        reader_id = account_of_arn(org.role_arn) if org.role_arn else ""
         try:
-            session = self.factory.session_for(reader)
-            region = home_region(session.partition)
+            session, region = self.directory.organization_access()
             client = self.factory.client(session, "organizations", region)
-            client.list_accounts(MaxResults=1)
+            if org.enabled:
+                client.list_accounts(MaxResults=1)
         except Exception as exc:
-            who = org.role_arn or result.identity or "the exporter's own identity"
+            action = "organizations:ListAccounts"
             result.checks.append(Check("(organizations)", "", action, _status(exc)))
             result.fixes.append(
                 Fix(
                     "(organizations)",
-                    reader.account_id or "",
+                    reader_id,
                     f"cannot list the organization's accounts ({action})",
                     describe_error(exc),
                     (
@@ -231,7 +231,67 @@ class Doctor:
                 )
             )
             return
-        result.checks.append(Check("(organizations)", reader.account_id or "", action, OK))
+        if org.enabled:
+            result.checks.append(
+                Check("(organizations)", reader_id, "organizations:ListAccounts", OK)
+            )
+        self._check_organization_metadata(result, client, who, reader_id)
+
+    def _check_organization_metadata(
+        self, result: Diagnosis, client: Any, who: str, reader_id: str
+    ) -> None:
+        """The reads behind aws_reservation_account_info (account tags, OU path,
+        payer); "not found" for the probe's made-up ids means allowed."""
+        try:
+            organization = client.describe_organization()["Organization"]
+            payer = organization.get("MasterAccountId") or ""
+            answers: list[tuple[str, BaseException | None]] = [
+                ("organizations:DescribeOrganization", None)
+            ]
+        except Exception as exc:
+            payer, answers = "", [("organizations:DescribeOrganization", exc)]
+        probes: list[tuple[str, Callable[[], Any]]] = [
+            ("organizations:ListParents", lambda: client.list_parents(ChildId=payer)),
+            (
+                "organizations:ListTagsForResource",
+                lambda: client.list_tags_for_resource(ResourceId=payer),
+            ),
+            (
+                "organizations:DescribeOrganizationalUnit",
+                lambda: client.describe_organizational_unit(
+                    OrganizationalUnitId="ou-0000-00000000"
+                ),
+            ),
+        ]
+        for action, call in probes if payer else []:
+            try:
+                call()
+                answers.append((action, None))
+            except ClientError as exc:
+                answers.append((action, exc if _status(exc) == DENIED else None))
+            except Exception as exc:
+                answers.append((action, exc))
+        missing = [action for action, exc in answers if exc is not None and _is_denied(exc)]
+        for action, exc in answers:
+            status = OK if exc is None else _status(exc)
+            result.checks.append(Check("(organizations)", reader_id, action, status, "owners"))
+            if exc is not None and not _is_denied(exc):
+                result.fixes.append(
+                    Fix("(organizations)", reader_id, f"{action} failed", describe_error(exc))
+                )
+        if missing:
+            example = next(exc for action, exc in answers if action in missing)
+            result.fixes.append(
+                Fix(
+                    "(organizations)",
+                    reader_id,
+                    f"denied: {', '.join(missing)} (account tags and OU paths stay empty)",
+                    describe_error(example) if example is not None else "",
+                    (f"{who} is not allowed these read actions",),
+                    attach_to=who,
+                    policy=read_policy(missing),
+                )
+            )
 
     def _unreachable(self, account: Account, exc: BaseException) -> Diagnosis:
         aid = account.account_id or ""
@@ -245,7 +305,7 @@ class Doctor:
 
     def _access(self, account: Account) -> tuple[Access | None, Diagnosis]:
         """Whether the account's credentials work (assuming its role), and its regions."""
-        if account.via and not self._reachable(account.via):
+        if account.via is not None and not self._reachable(account.via):
             # Its own role cannot be judged before the account it is assumed from works.
             aid = account.account_id or ""
             return None, Diagnosis(
@@ -255,13 +315,13 @@ class Doctor:
                         aid,
                         _access_label(account),
                         NOT_CHECKED,
-                        f"{account.via} cannot be reached",
+                        f"{account.via.name} cannot be reached",
                     ),
                 ],
-                fixes=[Fix(account.name, aid, f"reached via {account.via!r}: fix that first")],
+                fixes=[Fix(account.name, aid, f"reached via {account.via.name!r}: fix that first")],
             )
         try:
-            session = self.factory.session_for(account, self.directory.static_by_name)
+            session = self.factory.session_for(account)
             sts = self.factory.client(session, "sts", home_region(session.partition))
             caller = sts.get_caller_identity()
         except Exception as exc:
@@ -280,7 +340,7 @@ class Doctor:
             )
             regions = ()
         else:
-            if _all_regions(account, self.config):
+            if account.regions is None:  # regions: all
                 found.checks.append(
                     Check(account.name, aid, "ec2:DescribeRegions", OK, f"{len(regions)} regions")
                 )
@@ -315,7 +375,9 @@ class Doctor:
         if not _is_denied(exc):  # throttling, a bad DurationSeconds...: AWS said what
             return Fix(account.name, aid, f"cannot assume {account.role_arn}", message)
         caller = (
-            f"the role of account {account.via!r}" if account.via else "the exporter's identity"
+            f"the role of account {account.via.name!r}"
+            if account.via is not None
+            else "the exporter's identity"
         )
         principal = self._caller_principal(account)
         trust: dict[str, Any] = {
@@ -344,19 +406,14 @@ class Doctor:
         )
 
     def _caller_principal(self, account: Account) -> str:
-        if account.via:
-            with contextlib.suppress(KeyError):
-                via = self.directory.static_by_name(account.via)
-                if via.role_arn:
-                    return via.role_arn
-            return f"<the role of account {account.via}>"
+        if account.via is not None:
+            return account.via.role_arn or f"<the role of account {account.via.name}>"
         return principal_of(self.directory.own_arn()) if self._own_known() else "<exporter ARN>"
 
-    def _reachable(self, name: str) -> bool:
-        """Whether the static account ``name`` has working credentials (sessions are cached)."""
+    def _reachable(self, account: Account) -> bool:
+        """Whether ``account`` has working credentials (sessions are cached)."""
         try:
-            via = self.directory.static_by_name(name)
-            session = self.factory.session_for(via, self.directory.static_by_name)
+            session = self.factory.session_for(account)
             credentials = session.credentials()
             return credentials is not None and bool(credentials.get_frozen_credentials())
         except Exception:
@@ -371,27 +428,45 @@ class Doctor:
 
     # -- service probes -------------------------------------------------------
 
-    def _targets(self, access: Access) -> list[tuple[ServiceSpec, str]]:
+    def _targets(self, access: Access) -> list[tuple[Probe, str]]:
+        """What to try where: each service's listing in each region, and with
+        owner_labels its tag read (once: IAM is not regional)."""
         home = home_region(access.session.partition)
-        targets = []
-        for name in self.directory.services_for(access.account):
+        targets: list[tuple[Probe, str]] = []
+        for name in access.account.services:
             spec = REGISTRY.get(name)
             if spec is None:
                 continue
             if spec.is_global:
-                targets.append((spec, home))
+                targets.append((Probe(spec, spec.iam_action), home))
                 continue
             known = set(self.factory.available_regions(spec.client_name, access.session.partition))
-            targets.extend((spec, r) for r in access.regions if not known or r in known)
+            regions = [r for r in access.regions if not known or r in known]
+            targets.extend((Probe(spec, spec.iam_action), r) for r in regions)
+            if self.config.owner_labels and spec.tags_iam_action and regions:
+                targets.append((Probe(spec, spec.tags_iam_action, tags=True), regions[0]))
         return targets
 
-    def _probe(self, access: Access, spec: ServiceSpec, region: str) -> BaseException | None:
+    def _probe(self, access: Access, probe: Probe, region: str) -> BaseException | None:
+        spec = probe.spec
         try:
             client = self.factory.client(access.session, spec.client_name, region)
-            getattr(client, spec.method_name)(**spec.probe_args)
+            if probe.tags:
+                arn = (spec.tags_probe_arn or "").format(
+                    partition=access.session.partition,
+                    region=region,
+                    account=access.account.account_id,
+                    probe="aws-reservation-exporter-doctor",
+                )
+                assert spec.read_tags is not None
+                spec.read_tags(client, arn)
+            else:
+                getattr(client, spec.method_name)(**spec.probe_args)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "DryRunOperation":
                 return None  # EC2: "the request would have succeeded"
+            if probe.tags and _status(exc) != DENIED:
+                return None  # no such reservation: the read itself is allowed
             return exc
         except Exception as exc:
             return exc
@@ -399,14 +474,14 @@ class Doctor:
 
     def _aggregate(
         self,
-        probes: list[tuple[Access, ServiceSpec, str]],
+        probes: list[tuple[Access, Probe, str]],
         answers: list[BaseException | None],
     ) -> dict[str, Diagnosis]:
-        """One row per account, service and outcome; one fix per account for what is denied."""
-        grouped: dict[str, dict[str, list[tuple[Access, ServiceSpec, str, Any]]]] = {}
-        for (access, spec, region), answer in zip(probes, answers, strict=True):
-            by_service = grouped.setdefault(access.account.name, {})
-            by_service.setdefault(spec.name, []).append((access, spec, region, answer))
+        """One row per account, action and outcome; one fix per account for what is denied."""
+        grouped: dict[str, dict[str, list[tuple[Access, Probe, str, Any]]]] = {}
+        for (access, probe, region), answer in zip(probes, answers, strict=True):
+            by_action = grouped.setdefault(access.account.name, {})
+            by_action.setdefault(probe.action, []).append((access, probe, region, answer))
         out: dict[str, Diagnosis] = {}
         for name, by_service in grouped.items():
             found = out.setdefault(name, Diagnosis())
@@ -414,9 +489,8 @@ class Doctor:
             example: BaseException | None = None
             access = next(iter(by_service.values()))[0][0]
             aid = access.account.account_id or ""
-            for items in by_service.values():
-                spec = items[0][1]
-                action = spec.iam_action
+            for action, items in by_service.items():
+                spec = items[0][1].spec
                 outcomes = [(region, answer) for _, _, region, answer in items]
                 for status in (OK, DENIED, FAILED):
                     regions = [r for r, a in outcomes if _outcome(a) == status]
@@ -467,7 +541,7 @@ def _access_label(account: Account) -> str:
     if account.profile:
         return f"profile {account.profile}"
     if account.role_arn:
-        via = f" (via {account.via})" if account.via else ""
+        via = f" (via {account.via.name})" if account.via is not None else ""
         return f"sts:AssumeRole {account.role_arn.split(':', 5)[5]}{via}"
     return "own credentials"
 
@@ -489,11 +563,6 @@ def _assume_causes(account: Account, caller: str) -> tuple[str, ...]:
         "with mfa_serial, used by `report` or `doctor`, can satisfy it",
         f"{caller} is not allowed sts:AssumeRole on this role (its own policy or an SCP)",
     )
-
-
-def _all_regions(account: Account, config: Any) -> bool:
-    regions = account.regions if account.regions is not None else config.regions
-    return regions == "all" or tuple(regions) == ("all",)
 
 
 def _is_denied(exc: BaseException) -> bool:

@@ -212,8 +212,26 @@ class Config(BaseModel):
             f"arn:{self.partition_for(partition)}:iam::{account_id}:role/{self.defaults.role_name}"
         )
 
-    def to_account(self, account: AccountConfig, partition: str) -> Account:
-        """The fully resolved ``model.Account`` for a static account (no None left to inherit)."""
+    def static_accounts(self, partition: str) -> list[Account]:
+        """Every static account, resolved, in file order; ``via`` names become
+        the accounts themselves (the checks refused unknown names and loops)."""
+        by_name = {entry.name: entry for entry in self.accounts}
+        resolved: dict[str, Account] = {}
+
+        def resolve(entry: AccountConfig) -> Account:
+            if entry.name not in resolved:
+                via = resolve(by_name[entry.via]) if entry.via in by_name else None
+                resolved[entry.name] = self.to_account(entry, partition, via)
+            return resolved[entry.name]
+
+        return [resolve(entry) for entry in self.accounts]
+
+    def to_account(
+        self, account: AccountConfig, partition: str, via: Account | None = None
+    ) -> Account:
+        """The fully resolved ``model.Account`` for a static account (no None left to
+        inherit but ``regions``, None for every enabled region); ``via`` is the
+        resolved account its ``via`` names."""
         regions = self.effective_regions(account)
         return Account(
             name=account.name,
@@ -223,8 +241,8 @@ class Config(BaseModel):
             session_name=self.effective_session_name(account),
             session_duration=self.effective_session_duration(account),
             profile=account.profile,
-            via=account.via,
-            regions=(ALL_REGIONS,) if regions == ALL_REGIONS else tuple(regions),
+            via=via,
+            regions=None if regions == ALL_REGIONS else tuple(regions),
             services=self.effective_services(account),
             source="static",
         )
@@ -239,7 +257,7 @@ class Config(BaseModel):
             external_id=self.defaults.external_id,
             session_name=self.defaults.session_name,
             session_duration=self.defaults.session_duration,
-            regions=(ALL_REGIONS,) if regions == ALL_REGIONS else tuple(regions),
+            regions=None if regions == ALL_REGIONS else tuple(regions),
             services=self.services,
             source="organizations",
         )

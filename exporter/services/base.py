@@ -75,6 +75,9 @@ class ServiceSpec:
     # from the listing (EC2, Savings Plans) or the service has none.
     read_tags: Callable[[Any, str], Tags] | None = None
     tags_iam_action: str | None = None  # what read_tags needs IAM to allow
+    # doctor's tag probe: an ARN of no reservation ({partition}, {region},
+    # {account}, {probe}); "not found" means the read is allowed.
+    tags_probe_arn: str | None = None
 
     @property
     def method_name(self) -> str:

@@ -28,4 +28,5 @@ SPEC = ServiceSpec(
     probe_args={"MaxRecords": 20},
     read_tags=tag_reader("list_tags_for_resource", "ResourceName"),
     tags_iam_action="elasticache:ListTagsForResource",
+    tags_probe_arn="arn:{partition}:elasticache:{region}:{account}:reserved-instance:{probe}",
 )

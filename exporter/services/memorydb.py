@@ -27,5 +27,6 @@ SPEC = ServiceSpec(
     parse=parse,
     read_tags=tag_reader("list_tags", "ResourceArn"),
     tags_iam_action="memorydb:ListTags",
+    tags_probe_arn="arn:{partition}:memorydb:{region}:{account}:reservednode/{probe}",
     probe_args={"MaxResults": 20},
 )

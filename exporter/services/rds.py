@@ -25,4 +25,5 @@ SPEC = ServiceSpec(
     probe_args={"MaxRecords": 20},
     read_tags=tag_reader("list_tags_for_resource", "ResourceName"),
     tags_iam_action="rds:ListTagsForResource",
+    tags_probe_arn="arn:{partition}:rds:{region}:{account}:ri:{probe}",
 )

@@ -45,23 +45,17 @@ class Factory(ClientFactory):
 
 
 class Directory:
-    def __init__(self, regions: tuple[str, ...] | None, services: tuple[str, ...]) -> None:
-        self.regions, self.services = regions, services
-        self.static_by_name = None
-
     def regions_for(self, account: Account) -> tuple[str, ...]:
-        if self.regions is None:
+        if account.regions is None:
             raise RuntimeError("DescribeRegions denied")
-        return self.regions
-
-    def explicit_regions(self, account: Account) -> tuple[str, ...] | None:
-        return self.regions
-
-    def services_for(self, account: Account) -> tuple[str, ...]:
-        return self.services
+        return account.regions
 
 
-ACCOUNT = Account(name="prod", account_id="222222222222")
+def account(regions: tuple[str, ...] | None, services: tuple[str, ...]) -> Account:
+    return Account(name="prod", account_id="222222222222", regions=regions, services=services)
+
+
+ACCOUNT = account(("us-east-1",), ("ec2",))
 
 
 def refresher(factory: ClientFactory) -> tuple[Refresher, SnapshotStore]:
@@ -73,7 +67,7 @@ def refresher(factory: ClientFactory) -> tuple[Refresher, SnapshotStore]:
 def test_reach_assumes_the_role_once_and_lists_the_regions() -> None:
     credentials = Credentials()
     r, _ = refresher(Factory(credentials))
-    session, regions = r._reach(ACCOUNT, Directory(("us-east-1",), ("ec2",)))  # type: ignore[arg-type]
+    session, regions = r._reach(ACCOUNT, Directory())  # type: ignore[arg-type]
     assert regions == ("us-east-1",)
     assert session.partition == "aws"
     assert credentials.frozen == 1
@@ -82,13 +76,13 @@ def test_reach_assumes_the_role_once_and_lists_the_regions() -> None:
 def test_reach_without_credentials_fails() -> None:
     r, _ = refresher(Factory(None))
     with pytest.raises(NoCredentialsError):
-        r._reach(ACCOUNT, Directory(("us-east-1",), ("ec2",)))  # type: ignore[arg-type]
+        r._reach(ACCOUNT, Directory())  # type: ignore[arg-type]
 
 
 def test_expand_gives_regional_services_per_region_and_global_ones_once() -> None:
     r, _ = refresher(Factory(Credentials()))
-    directory = Directory(("us-east-1", "eu-west-1"), ("ec2", "savingsplans"))
-    planned = r._expand(ACCOUNT, directory, "aws", ("us-east-1", "eu-west-1"))  # type: ignore[arg-type]
+    both = ("us-east-1", "eu-west-1")
+    planned = r._expand(account(both, ("ec2", "savingsplans")), "aws", both)
     assert [(t.region, t.service, client_region) for t, _, client_region in planned] == [
         ("us-east-1", "ec2", "us-east-1"),
         ("eu-west-1", "ec2", "eu-west-1"),
@@ -99,7 +93,7 @@ def test_expand_gives_regional_services_per_region_and_global_ones_once() -> Non
 
 def test_a_global_service_is_read_in_its_partitions_home_region() -> None:
     r, _ = refresher(Factory(Credentials(), partition="aws-cn"))
-    planned = r._expand(ACCOUNT, Directory(None, ("savingsplans",)), "aws-cn", ())  # type: ignore[arg-type]
+    planned = r._expand(account(None, ("savingsplans",)), "aws-cn", ())
     assert [(t.region, region) for t, _, region in planned] == [("global", "cn-northwest-1")]
 
 
@@ -111,7 +105,7 @@ def test_expand_skips_regions_without_the_service() -> None:
     assert without, "botocore lists memorydb in every ec2 region: pick another service"
     r, _ = refresher(factory)
     regions = ("us-east-1", without[0])
-    planned = r._expand(ACCOUNT, Directory(regions, ("ec2", "memorydb")), "aws", regions)  # type: ignore[arg-type]
+    planned = r._expand(account(regions, ("ec2", "memorydb")), "aws", regions)
     assert [(t.region, t.service) for t, _, _ in planned] == [
         ("us-east-1", "ec2"),
         (without[0], "ec2"),
@@ -130,7 +124,7 @@ def test_an_unreachable_account_fails_every_target_it_can_be_named_with(regions,
     r, store = refresher(Factory(Credentials()))
     planned: list[Target] = []
     error = RuntimeError("AssumeRole refused")
-    r._unreachable(ACCOUNT, Directory(regions, ("ec2", "savingsplans")), error, planned.extend)  # type: ignore[arg-type]
+    r._unreachable(account(regions, ("ec2", "savingsplans")), error, planned.extend)
     assert [t.region for t in planned] == expected
     results = store.results()
     assert {res.target for res in results} == set(planned)
