@@ -27,10 +27,18 @@ def fake(isolated_fake: FakeAws) -> FakeAws:
     return isolated_fake
 
 
-def rds(rid: str, end_days: float, count: int = 1, usage: float = 0.1, state: str = "active"):
+def rds(
+    rid: str,
+    end_days: float,
+    count: int = 1,
+    usage: float = 0.1,
+    state: str = "active",
+    account: str = OWN,
+):
     end = AT + timedelta(days=end_days)
     return {
         "ReservedDBInstanceId": rid,
+        "ReservedDBInstanceArn": f"arn:aws:rds:us-east-1:{account}:ri:{rid}",
         "DBInstanceClass": "db.r6g.large",
         "StartTime": end - timedelta(seconds=YEAR),
         "Duration": YEAR,
@@ -90,7 +98,7 @@ def seeded(fake: FakeAws, tmp_path) -> str:
         OWN, "eu-west-1", "ec2", [ec2("ri-ended", -10, "retired"), ec2("ri-old", -40, "retired")]
     )
     fake.seed(OWN, "us-east-1", "savingsplans", [savings_plan("sp-1", 30)])
-    fake.seed(STAGING, "us-east-1", "rds", [rds("db-b", 5, usage=0.2)])
+    fake.seed(STAGING, "us-east-1", "rds", [rds("db-b", 5, usage=0.2, account=STAGING)])
     config = {
         "regions": ["us-east-1", "eu-west-1"],
         "services": ["ec2", "rds", "savingsplans"],
@@ -205,6 +213,74 @@ def test_csv_with_within(seeded):
         ("db-b", "5.0", "2030-01-06T00:00:00Z", "0.25"),
     ]
     assert rows[2]["account"] == "staging" and rows[2]["account_id"] == STAGING
+
+
+@pytest.fixture
+def owned(fake: FakeAws, seeded: str, tmp_path) -> str:
+    """``seeded`` with owner labels: db-a tagged Team=payments; staging's account
+    tagged Team=search (Organizations, the own account is the management one)."""
+    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    fake.add_org_account(STAGING, "staging", tags={"Team": "search", "CostCenter": "cc-7"})
+    fake.tag_reservation(OWN, "us-east-1", "rds", "db-a", {"Team": "payments"})
+    with open(seeded) as file:
+        config = yaml.safe_load(file)
+    config["organizations"] = {"enabled": True}
+    config["owner_labels"] = {"team": "Team", "cost_center": "CostCenter"}
+    path = tmp_path / "owned.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))  # label order = column order
+    return str(path)
+
+
+def test_owner_labels_are_columns_in_every_format(owned):
+    code, out, _ = run("--config.file", owned, "--at", "2030-01-01", "--format", "json")
+    assert code == 0
+    owners = {r["reservation_id"]: r["owners"] for r in json.loads(out)["reservations"]}
+    assert owners["db-a"] == {"team": "payments", "cost_center": ""}
+    assert owners["db-b"] == {"team": "search", "cost_center": "cc-7"}  # the account's tags
+    assert owners["db-late"] == {"team": "", "cost_center": ""}
+    code, out, _ = run("--config.file", owned, "--at", "2030-01-01", "--format", "csv")
+    rows = {r["reservation_id"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert (rows["db-b"]["team"], rows["db-b"]["cost_center"]) == ("search", "cc-7")
+    code, out, _ = run("--config.file", owned, "--at", "2030-01-01", "--within", "7d")
+    header, *lines = out.splitlines()
+    assert header.split()[6:9] == ["TEAM", "COST", "CENTER"]
+    assert {line.split()[4]: line.split()[5] for line in lines} == {
+        "ri-ended": "-",
+        "db-a": "payments",
+        "db-b": "search",
+    }
+
+
+def test_team_narrows_the_rows_and_what_fail_within_counts(owned):
+    code, out, _ = run(
+        "--config.file", owned, "--at", "2030-01-01", "--format", "json", "--team", "search"
+    )
+    assert code == 0
+    assert [r["reservation_id"] for r in json.loads(out)["reservations"]] == ["db-b"]
+    # db-a (payments) ends in 5 days; the search team's report does not fail on it
+    code, _, err = run(
+        "--config.file", owned, "--at", "2030-01-01", "--team", "payments", "--fail-within", "7d"
+    )
+    assert code == 1 and "db-a" in err and "db-b" not in err
+    code, _, _ = run(
+        "--config.file", owned, "--at", "2030-01-01", "--team", "nobody", "--fail-within", "7d"
+    )
+    assert code == 0
+    # --team '' is what no team owns
+    code, out, _ = run(
+        "--config.file", owned, "--at", "2030-01-01", "--format", "json", "--team", ""
+    )
+    assert {r["reservation_id"] for r in json.loads(out)["reservations"]} == {
+        "ri-ended",
+        "db-late",
+        "sp-1",
+    }
+
+
+def test_team_without_a_team_owner_label_exits_2(seeded):
+    code, _, err = run("--config.file", seeded, "--team", "payments")
+    assert code == 2
+    assert "no owner label named team" in err
 
 
 def test_table_is_clean_when_piped(seeded):

@@ -155,6 +155,7 @@ def test_json_has_exact_values():
         "currency": "USD",
         "renewal_covered_ratio": 0.0,
         "renewed_by": [],
+        "owners": {},
     }
     assert document["failed_targets"] == [
         {

@@ -50,6 +50,7 @@ from exporter.renewal import Renewal
 from exporter.terminal import printable
 
 FORMATS = ("table", "json", "csv")
+TEAM_LABEL = "team"  # the owner label --team filters on
 
 
 # ---------------------------------------------------------------------- data path
@@ -130,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DURATION",
         help="exit 1 when a reservation that has not ended yet ends within this window and "
         "renewals do not fully cover it, e.g. 7d (for cron and CI)",
+    )
+    parser.add_argument(
+        "--team",
+        metavar="TEAM",
+        help="only reservations whose `team` owner label (config owner_labels) is TEAM; "
+        "--team '' for those no team owns. --fail-within then counts only these",
     )
     add_demo_flag(parser, "report on the embedded fake AWS")
     add_logging_flags(parser)
@@ -242,6 +249,13 @@ def main(
         config = command_config(opts, stack, err)
         if config is None:
             return EXIT_USAGE
+        if opts.team is not None and TEAM_LABEL not in config.owner_label_names:
+            print(
+                "--team: the configuration has no owner label named team; add "
+                "`owner_labels: {team: Team}` (the tag key that names the owning team)",
+                file=err,
+            )
+            return EXIT_USAGE
         progress = Progress(err, lambda: "", enabled=is_tty(err))
         try:
             results, renewals = collect(
@@ -253,16 +267,21 @@ def main(
 
     every_row = report_rows(results, at, renewals=renewals)
     rows = report_rows(results, at, within, renewals)
+    if opts.team is not None:
+        every_row = [r for r in every_row if r.owner(TEAM_LABEL) == opts.team]
+        rows = [r for r in rows if r.owner(TEAM_LABEL) == opts.team]
     failed = failed_targets(results)
+    owner_labels = config.owner_label_names
     if opts.format == "json":
         out.write(render_json(rows, failed, at, within))
     elif opts.format == "csv":
-        out.write(render_csv(rows))
+        out.write(render_csv(rows, owner_labels))
     elif rows:
-        out.write(render_table(rows))
+        out.write(render_table(rows, owner_labels))
     else:
         scope = "" if within is None else f" ending within {opts.within}"
-        out.write(f"no reservations{scope} as of {iso(at)}\n")
+        team = "" if opts.team is None else f" of team {printable(repr(opts.team))}"
+        out.write(f"no reservations{team}{scope} as of {iso(at)}\n")
     out.flush()
     return _exit_status(every_row, failed, fail_within, err, len(results))
 

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from exporter.model import Reservation, Target, TargetResult
+from exporter.ownership import owner_values
 from exporter.renewal import Renewal, in_demand, renewed_text
 from exporter.terminal import format_table, json_safe
 
@@ -42,6 +43,13 @@ class ReportRow:
     # (queued, pending-return, retired early).
     renewal_covered_ratio: float | None = None
     renewed_by: tuple[str, ...] = ()
+    # (label, value) per configured owner label: the reservation's tag, else
+    # its account's, else "" (exporter.ownership).
+    owners: tuple[tuple[str, str], ...] = ()
+
+    def owner(self, label: str) -> str | None:
+        """The value of owner label ``label``; None when no such label is configured."""
+        return dict(self.owners).get(label)
 
     @property
     def fully_renewed(self) -> bool:
@@ -100,6 +108,13 @@ def report_rows(
                     currency=r.currency,
                     renewal_covered_ratio=ratio,
                     renewed_by=renewal.renewed_by if renewal is not None else (),
+                    owners=tuple(
+                        zip(
+                            (label for label, _ in result.owner_labels),
+                            owner_values(result.owner_labels, r.tags, result.account_tags),
+                            strict=True,
+                        )
+                    ),
                 )
             )
     rows.sort(key=lambda r: (r.end, r.account, r.region, r.service, r.reservation_id))
@@ -160,6 +175,7 @@ def _record(row: ReportRow) -> dict[str, Any]:
     if row.hourly_cost is not None:
         record["hourly_cost"] = round(row.hourly_cost, 6)
     record["renewed_by"] = list(row.renewed_by)
+    record["owners"] = dict(row.owners)
     return record
 
 
@@ -179,7 +195,7 @@ def render_json(
     return json_safe(json.dumps(document, indent=2)) + "\n"
 
 
-CSV_COLUMNS = tuple(ReportRow.__dataclass_fields__)
+CSV_COLUMNS = tuple(f for f in ReportRow.__dataclass_fields__ if f != "owners")
 # A spreadsheet evaluates a cell starting with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -193,18 +209,27 @@ def csv_text_cell(value: str) -> str:
     return value
 
 
-def render_csv(rows: Sequence[ReportRow]) -> str:
+def owner_column(label: str) -> str:
+    """The CSV column of an owner label: its name, unless a fixed column has it."""
+    return f"owner_{label}" if label in CSV_COLUMNS else label
+
+
+def render_csv(rows: Sequence[ReportRow], owner_labels: Sequence[str] = ()) -> str:
     """One header line, then one line per reservation (empty cells for missing values).
 
     Text cells go through ``csv_text_cell``; numbers (``days_left`` is
-    negative for ended reservations) are written as numbers.
+    negative for ended reservations) are written as numbers. Each owner label
+    gets a column of its own, after the fixed ones.
     """
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    columns = [*CSV_COLUMNS, *map(owner_column, owner_labels)]
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         record = _record(row)
         record["renewed_by"] = " ".join(row.renewed_by)
+        owners = record.pop("owners")
+        record.update({owner_column(label): owners.get(label, "") for label in owner_labels})
         writer.writerow(
             {
                 k: "" if v is None else csv_text_cell(v) if isinstance(v, str) else v
@@ -231,9 +256,11 @@ TABLE_HEADERS = (
 _RIGHT = frozenset({"COUNT", "DAYS LEFT", "RENEWED", "HOURLY COST"})
 
 
-def render_table(rows: Sequence[ReportRow]) -> str:
+def render_table(rows: Sequence[ReportRow], owner_labels: Sequence[str] = ()) -> str:
     """A plain-text table for people: control characters escaped, columns capped
-    (``exporter.terminal.format_table``)."""
+    (``exporter.terminal.format_table``); one column per owner label after the id."""
+    headers = (*TABLE_HEADERS[:5], *(label.replace("_", " ").upper() for label in owner_labels))
+    headers += TABLE_HEADERS[5:]
     cells = [
         (
             r.account,
@@ -241,6 +268,7 @@ def render_table(rows: Sequence[ReportRow]) -> str:
             r.region,
             r.service,
             r.reservation_id,
+            *((r.owner(label) or "-") for label in owner_labels),
             r.type or "-",
             "-" if r.count is None else str(r.count),
             r.state,
@@ -251,4 +279,4 @@ def render_table(rows: Sequence[ReportRow]) -> str:
         )
         for r in rows
     ]
-    return format_table(TABLE_HEADERS, cells, right=_RIGHT)
+    return format_table(headers, cells, right=_RIGHT)
