@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from moto.core.responses import ActionResult, BaseResponse
 
-from exporter.fake.reservations import FakeServiceError
+from exporter.fake.service_error import FakeServiceError
 from exporter.fake.store import check_tags
 
 if TYPE_CHECKING:

@@ -9,20 +9,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, BaseResponse
 
 from exporter.fake.catalog import SPECS, ApiSpec
+from exporter.fake.service_error import FakeServiceError
 from exporter.fake.store import page
-
-
-class FakeServiceError(ServiceException):
-    """An AWS error raised inside a handler; moto serialises it per protocol.
-
-    Defined here, not used from moto directly: moto looks up a model from an
-    exception's module and answers HTTP 500 for its own base class.
-    """
-
 
 # EC2 filter names the fake understands -> record key.
 _EC2_FILTERS = {

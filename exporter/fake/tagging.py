@@ -15,7 +15,7 @@ from typing import Any
 from moto.core.responses import ActionResult, BaseResponse
 
 from exporter.fake.catalog import SPECS, ApiSpec
-from exporter.fake.reservations import FakeServiceError
+from exporter.fake.service_error import FakeServiceError
 
 _WRAPPED = "_fake_reservation_tags"
 
