@@ -14,7 +14,7 @@ from typing import Any
 from exporter.aws import ClientFactory
 from exporter.config import ConfigError, load_config
 from exporter.refresher import Refresher
-from exporter.server import ExporterHTTPServer
+from exporter.server import ExporterHTTPServer, PageSettings
 from exporter.store import SnapshotStore
 from exporter.telemetry import Telemetry
 
@@ -81,6 +81,7 @@ class Exporter:
             reload=self.reload if options.enable_lifecycle else None,
             web_config=web_config,
             clock=clock,
+            settings=lambda: PageSettings.of(self.refresher.config),
         )
 
     @property

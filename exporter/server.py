@@ -24,7 +24,6 @@ import base64
 import collections
 import contextlib
 import hashlib
-import html
 import io
 import logging
 import queue
@@ -35,10 +34,11 @@ import socket
 import ssl
 import threading
 import time
+import urllib.parse
 import weakref
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, NamedTuple
@@ -47,16 +47,18 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 
 from exporter import __version__
 from exporter.collector import chunks
-from exporter.renewal import in_demand, renewed_text
+from exporter.config.fields import DEFAULT_THRESHOLDS
 from exporter.store import SnapshotStore
 from exporter.telemetry import Telemetry
+from exporter.web import calendar
+from exporter.web import page as page_module
+from exporter.web.view import View, build
 from exporter.webconfig import BASIC_AUTH_CHALLENGE
 
 log = logging.getLogger(__name__)
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})  # probes work without auth
-READ_PATHS = frozenset({"/", "/metrics", "/healthz", "/readyz"})
-LANDING_ROWS = 1000
+READ_PATHS = frozenset({"/", "/metrics", "/healthz", "/readyz", "/calendar.ics"})
 WRITE_SIZE = 256 * 1024  # bytes per socket write (or gzip step) of /metrics
 GZIP_LEVEL = 1  # fastest: /metrics compresses ~10x even so
 
@@ -245,6 +247,19 @@ def _requests_counter(registry: CollectorRegistry) -> Counter:
     return counter
 
 
+@dataclass(frozen=True)
+class PageSettings:
+    """What the landing page and the calendar take from the configuration."""
+
+    thresholds: tuple[tuple[str, float], ...] = DEFAULT_THRESHOLDS
+    owner_labels: tuple[str, ...] = ()
+    refresh_interval: float | None = None
+
+    @classmethod
+    def of(cls, config: Any) -> PageSettings:
+        return cls(config.expiry_thresholds, config.owner_label_names, config.refresh_interval)
+
+
 class ExporterHTTPServer(HTTPServer):
     """The exporter's HTTP(S) server: an event loop reads requests, workers answer them.
 
@@ -265,6 +280,7 @@ class ExporterHTTPServer(HTTPServer):
         ready: threading.Event,
         reload: Callable[[], tuple[bool, str]] | None = None,
         web_config: Any = None,
+        settings: Callable[[], PageSettings] = PageSettings,
         clock: Callable[[], float] = time.time,
         max_workers: int = MAX_WORKERS,
         max_connections: int = MAX_CONNECTIONS,
@@ -277,6 +293,7 @@ class ExporterHTTPServer(HTTPServer):
         self.ready = ready
         self.reload = reload
         self.web_config = web_config
+        self.settings = settings  # what the landing page needs from the current config
         self.clock = clock
         self.max_workers = max_workers
         self.max_connections = min(max_connections, _fd_budget())
@@ -312,6 +329,13 @@ class ExporterHTTPServer(HTTPServer):
         body = chunks(self.store.snapshot(), self.clock(), self.store.account_lines())
         body.append(generate_latest(self.telemetry.registry))
         return body
+
+    def view(self) -> View:
+        """The landing page's and calendar's view of the snapshot, now."""
+        settings = self.settings()
+        return build(
+            self.store.snapshot(), self.clock(), settings.thresholds, settings.owner_labels
+        )
 
     def count(self, path: str, code: int) -> None:
         self.requests_total.labels(path if path in _REQUEST_PATHS else "other", str(code)).inc()
@@ -926,8 +950,26 @@ class Handler(BaseHTTPRequestHandler):
                 )
         elif path == "/metrics":
             self._metrics(head)
+        elif path == "/calendar.ics":
+            settings = self.server.settings()
+            body = calendar.feed(self.server.view(), settings.owner_labels)
+            self._send(
+                HTTPStatus.OK,
+                body,
+                "text/calendar; charset=utf-8",
+                head=head,
+                headers={"Content-Disposition": 'inline; filename="aws-reservations.ics"'},
+            )
         else:
-            page = landing_page(self.server)
+            settings = self.server.settings()
+            query = page_module.Query.parse(urllib.parse.parse_qs(self._query()))
+            page = page_module.render(
+                self.server.view(),
+                query,
+                version=__version__,
+                ready=self.server.ready.is_set(),
+                refresh_interval=settings.refresh_interval,
+            )
             self._send(
                 HTTPStatus.OK,
                 page.encode(),
@@ -956,6 +998,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _path(self) -> str:
         return self.path.split("?", 1)[0]
+
+    def _query(self) -> str:
+        return self.path.partition("?")[2][:4096]
 
     def _authorized(self, path: str) -> bool:
         config = self.server.web_config
@@ -1006,72 +1051,3 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         # Never the Authorization header; only method, path and status.
         log.debug("http %s %s", self.client_address[0], format % args)
-
-
-def _ts(value: float | None) -> str:
-    if value is None:
-        return "never"
-    return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def landing_page(server: ExporterHTTPServer) -> str:
-    """A plain page for people without Grafana: targets and upcoming expiries."""
-    now = server.clock()
-    e = html.escape
-    target_rows = []
-    rows = []
-    for prepared in server.store.snapshot():
-        res = prepared.result
-        t = res.target
-        status = "ok" if res.success else f"failing ({res.error_reason})"
-        target_rows.append(
-            f"<tr><td>{e(t.account)}</td><td>{e(t.account_id)}</td><td>{e(t.region)}</td>"
-            f"<td>{e(t.service)}</td><td class={'ok' if res.success else 'bad'}>{e(status)}</td>"
-            f"<td>{_ts(res.last_success)}</td><td>{len(res.reservations)}</td></tr>"
-        )
-        for r in res.reservations:
-            rows.append((r.end, t, r, prepared.renewals.get(r.reservation_id)))
-    rows.sort(key=lambda row: row[0])
-    reservation_rows = []
-    for end, t, r, renewal in rows[:LANDING_ROWS]:
-        days = (end - now) / 86400
-        cls = "bad" if days < 7 else "warn" if days < 30 else "ok"
-        count = "" if r.instance_count is None else str(r.instance_count)
-        ratio = renewal.ratio if renewal is not None else (0.0 if in_demand(r) else None)
-        renewed_cls = "ok" if ratio is None or ratio >= 1 else "bad" if ratio == 0 else "warn"
-        reservation_rows.append(
-            f"<tr><td class={cls}>{days:.1f}</td><td>{_ts(end)}</td><td>{e(t.account)}</td>"
-            f"<td>{e(t.account_id)}</td><td>{e(r.region or t.region)}</td><td>{e(t.service)}</td>"
-            f"<td>{e(r.reservation_id)}</td><td>{e(r.instance_type or r.plan_type)}</td>"
-            f"<td>{count}</td><td>{e(r.state)}</td>"
-            f"<td class={renewed_cls}>{renewed_text(ratio)}</td></tr>"
-        )
-    more = (
-        f"<p>Showing the first {LANDING_ROWS} of {len(rows)}; see /metrics for all.</p>"
-        if len(rows) > LANDING_ROWS
-        else ""
-    )
-    ready = "ready" if server.ready.is_set() else "first refresh in progress"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>AWS reservation exporter</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; }}
-table {{ border-collapse: collapse; margin-bottom: 2em; }}
-td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: left; }}
-.ok {{ color: #1a7f37; }} .warn {{ color: #b35900; }} .bad {{ color: #c62828; font-weight: bold; }}
-</style></head><body>
-<h1>AWS reservation exporter</h1>
-<p>Version {e(__version__)} &middot; {e(ready)} &middot; now {_ts(now)}</p>
-<ul><li><a href="metrics">/metrics</a></li><li><a href="healthz">/healthz</a></li>
-<li><a href="readyz">/readyz</a></li></ul>
-<h2>Reservations by days left</h2>
-<table><tr><th>days left</th><th>ends</th><th>account</th><th>account id</th><th>region</th>
-<th>service</th><th>reservation</th><th>type</th><th>count</th><th>state</th>
-<th title="share of it that renewals bought so far cover">renewed</th></tr>
-{"".join(reservation_rows)}</table>{more}
-<h2>Targets</h2>
-<table><tr><th>account</th><th>account id</th><th>region</th><th>service</th><th>status</th>
-<th>last success</th><th>reservations</th></tr>
-{"".join(target_rows)}</table>
-</body></html>
-"""

@@ -246,7 +246,10 @@ def test_configmap_holds_the_config_values_block_which_the_exporter_accepts(
 ) -> None:
     docs = render(chart, values)
     config = _config_of(docs)
-    assert config == chart.merge_values(values)["config"]
+    merged = chart.merge_values(values)
+    # the values' config, with the landing page's thresholds from the alerts' ones
+    thresholds = {t: f"{d}d" for t, d in merged["prometheusRule"]["thresholds"].items()}
+    assert config == {"expiry_thresholds": thresholds, **merged["config"]}
     parse_config(config)  # raises ConfigError naming the path of any problem
     args = container(docs)["args"]
     assert "--config.file=/etc/aws-reservation-exporter/config/config.yaml" in args
@@ -256,6 +259,19 @@ def test_configmap_holds_the_config_values_block_which_the_exporter_accepts(
 
 def _checksum(docs: list[dict[str, Any]]) -> str:
     return workload(docs)["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+
+
+def test_thresholds_follow_the_alerts_unless_the_config_sets_its_own(chart: helm.Chart) -> None:
+    docs = render(chart, {"prometheusRule": {"thresholds": {"notice": 90, "warning": 45}}})
+    assert _config_of(docs)["expiry_thresholds"] == {
+        "notice": "90d",
+        "warning": "45d",
+        "urgent": "7d",
+        "critical": "1d",
+    }
+    own = {"notice": "50d", "warning": "20d", "urgent": "5d", "critical": "12h"}
+    docs = render(chart, {"config": {"expiry_thresholds": own}})
+    assert _config_of(docs)["expiry_thresholds"] == own
 
 
 def test_config_checksum_changes_exactly_when_the_config_changes(chart: helm.Chart) -> None:

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import re
-import threading
-from types import SimpleNamespace
 
-from exporter.server import landing_page
+from exporter.config.fields import DEFAULT_THRESHOLDS
 from exporter.store import SnapshotStore
+from exporter.web import page
+from exporter.web.view import build
 from tests.test_store_renewals import MEMBER, NOW, queued, ri
 
 
-def rows_by_id(page: str) -> dict[str, list[str]]:
+def rows_by_id(html: str) -> dict[str, list[str]]:
     rows = {}
-    for row in re.findall(r"<tr>(.*?)</tr>", page, flags=re.S):
+    for row in re.findall(r"<tr data-account[^>]*>(.*?)</tr>", html, flags=re.S):
         cells = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)
-        if len(cells) == 11:  # the reservation table
-            rows[cells[6]] = cells
+        rows[cells[4]] = cells
     return rows
 
 
@@ -28,10 +27,11 @@ def test_renewed_column_shows_the_covered_share() -> None:
         attempted_at=NOW,
         duration=1,
     )
-    page = landing_page(SimpleNamespace(store=store, clock=lambda: NOW, ready=threading.Event()))
-    rows = rows_by_id(page)
-    assert "renewed</th>" in page
-    assert {rid: cells[-1] for rid, cells in rows.items()} == {
+    view = build(store.snapshot(), NOW, DEFAULT_THRESHOLDS)
+    html = page.render(view, page.Query(), version="test", ready=True)
+    rows = rows_by_id(html)
+    assert ">renewed" in html
+    assert {rid: cells[-2] for rid, cells in rows.items()} == {
         "partly": "75%",
         "q": "-",  # queued: it is the renewal, it needs none
         "bare": "0%",

@@ -8,6 +8,7 @@ list's validator names the items at fault. The types (``Duration``, ``Regions``,
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from typing import Annotated, Any, Literal, NoReturn
 
@@ -42,6 +43,7 @@ __all__ = [
     "Services",
     "SessionDuration",
     "SessionName",
+    "Thresholds",
     "fail",
     "patterns",
     "text",
@@ -368,6 +370,51 @@ def _check_owner_labels(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(value.items())
 
 
+TIERS = ("notice", "warning", "urgent", "critical")
+DEFAULT_THRESHOLDS = (
+    ("notice", 60 * 86400.0),
+    ("warning", 30 * 86400.0),
+    ("urgent", 7 * 86400.0),
+    ("critical", 86400.0),
+)
+
+
+def _check_thresholds(value: Any) -> tuple[tuple[str, float], ...]:
+    example = "e.g. {notice: 60d, warning: 30d, urgent: 7d, critical: 1d}"
+    if not isinstance(value, dict):
+        fail(f"must map each alert tier to a duration, {example}")
+    problems: list[tuple[Path, str]] = []
+    for tier in value:
+        if tier not in TIERS:
+            hint = did_you_mean(str(tier), frozenset(TIERS))
+            problems.append(((str(tier),), f"unknown tier{hint}; the tiers are {', '.join(TIERS)}"))
+    for tier in TIERS:
+        if tier not in value:
+            problems.append(((tier,), f"missing: every tier needs a threshold, {example}"))
+    if problems:
+        fail("invalid thresholds", problems)
+    parsed: list[tuple[str, float]] = []
+    for tier in TIERS:
+        try:
+            parsed.append((tier, parse_duration(value[tier])))
+        except ValueError as exc:
+            problems.append(((tier,), str(exc)))
+    if problems:
+        fail("invalid thresholds", problems)
+    for (upper, longer), (lower, shorter) in itertools.pairwise(parsed):
+        if shorter >= longer:
+            problems.append(
+                (
+                    (lower,),
+                    f"must be shorter than {upper} ({format_duration(longer)}); "
+                    f"got {format_duration(shorter)}",
+                )
+            )
+    if problems:
+        fail("invalid thresholds", problems)
+    return tuple(parsed)
+
+
 # ------------------------------------------------------------------ annotated types
 
 Duration = Annotated[float, _duration(allow_zero=False)]
@@ -398,4 +445,5 @@ Flag = Annotated[bool, BeforeValidator(_check_bool)]
 RenewalScope = Annotated[Literal["account", "organization"], BeforeValidator(_check_scope)]
 Concurrency = Annotated[int, BeforeValidator(_check_concurrency)]
 PurchaseWindow = Annotated[float, BeforeValidator(_check_purchase_window)]
+Thresholds = Annotated[tuple[tuple[str, float], ...], BeforeValidator(_check_thresholds)]
 OwnerLabels = Annotated[tuple[tuple[str, str], ...], BeforeValidator(_check_owner_labels)]

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from exporter.config.errors import Path, Problem, did_you_mean
 from exporter.config.fields import (
     ALL_REGIONS,
+    DEFAULT_THRESHOLDS,
     FIELD_ERROR,
     REGIONS_HELP,
     ROLE_ARN_RE,
@@ -35,6 +36,7 @@ from exporter.config.fields import (
     Services,
     SessionDuration,
     SessionName,
+    Thresholds,
     patterns,
     text,
 )
@@ -156,6 +158,8 @@ class Config(BaseModel):
     # label name -> tag key; the reservation's own tag wins, else its account's.
     owner_labels: OwnerLabels = ()
     owner_labels_refresh: Duration = 86400.0
+    # The alert tiers' thresholds (as in monitoring/alerts.yaml), for the landing page.
+    expiry_thresholds: Thresholds = DEFAULT_THRESHOLDS
 
     @property
     def owner_label_names(self) -> tuple[str, ...]:

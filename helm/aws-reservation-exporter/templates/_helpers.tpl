@@ -66,7 +66,12 @@ app.kubernetes.io/part-of: aws-reservation-exporter
 
 {{/* The exporter's config.yaml, rendered from the `config` values block. */}}
 {{- define "are.configYaml" -}}
-{{ toYaml .Values.config }}
+{{- /* The landing page's tier thresholds follow the alerts' unless set. */ -}}
+{{- $thresholds := dict }}
+{{- range $tier, $days := .Values.prometheusRule.thresholds }}
+{{- $_ := set $thresholds $tier (printf "%vd" $days) }}
+{{- end }}
+{{ toYaml (merge (deepCopy .Values.config) (dict "expiry_thresholds" $thresholds)) }}
 {{- end }}
 
 {{- define "are.tlsEnabled" -}}
