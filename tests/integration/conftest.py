@@ -45,9 +45,15 @@ class RunningExporter:
 
         path.write_text(yaml.safe_dump(config))
         self.config_path = path
+        web_config = None
+        if options.get("web_config_file"):
+            from exporter.webconfig import load_web_config
+
+            web_config = load_web_config(options["web_config_file"])
         self.exporter = Exporter(
             ServeOptions(config_file=str(path), listen_address="127.0.0.1:0", **options),
             parse_config(config),
+            web_config=web_config,
         )
 
     def __enter__(self) -> RunningExporter:
