@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint tools bench clean
+.PHONY: demo test lint tools bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.coverage
 	$(BIN)/python -m bench.slowclients
+
+## The README's screenshots of the landing page (docs/img/), from the demo data.
+screenshots: $(VENV)/.demo-installed tools
+	$(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info

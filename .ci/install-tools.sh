@@ -2,6 +2,7 @@
 # Installs the system tools the end-to-end tests use, when missing:
 #   promtool + prometheus (Debian "prometheus"),
 #   amtool + prometheus-alertmanager (Debian "prometheus-alertmanager"),
+#   a headless browser for the landing page's tests (Debian "chromium"),
 #   the TypeScript compiler and Grafana's schema (npm, into monitoring/schema-check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; else sudo=none; fi
