@@ -42,6 +42,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.coverage
 	$(BIN)/python -m bench.slowclients
+	$(BIN)/python -m bench.landing
 
 ## The README's screenshots of the landing page (docs/img/), from the demo data.
 screenshots: $(VENV)/.demo-installed tools

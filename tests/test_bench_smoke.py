@@ -95,6 +95,29 @@ def test_coverage_benchmark_data_is_what_it_says() -> None:
     assert {h.target.service for h in spread} == {"ec2", "rds", "savingsplans"}
 
 
+def test_landing_benchmark_measures_page_and_calendar_at_each_size() -> None:
+    out = run_bench("bench.landing", "--sizes", "200,600", "--repeat", "1")
+    rows = [line for line in out.splitlines() if line.startswith("|")][2:]
+    assert [row.strip("|").split("|")[0].strip() for row in rows] == ["200", "600"]
+    assert all(row.rstrip().endswith("PASS |") for row in rows)
+
+
+def test_landing_benchmark_data_is_what_it_says() -> None:
+    from bench.landing import snapshot
+
+    results = snapshot(400).results()
+    reservations = [r for result in results for r in result.reservations]
+    assert len(reservations) == 400
+    assert {r.state for r in reservations} == {"active", "queued", "retired"}
+    assert sum(1 for r in reservations if r.tags) == 200
+    assert {result.target.service for result in results} == {
+        "ec2",
+        "rds",
+        "elasticache",
+        "savingsplans",
+    }
+
+
 def test_load_benchmark_scrapes_during_refresh_without_errors() -> None:
     out = run_bench(
         "bench.load",

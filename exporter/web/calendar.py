@@ -36,21 +36,23 @@ def title(row: Row) -> str:
     return f"renewed: {what}"
 
 
-def feed(view: View, owner_labels: Sequence[str] = ()) -> bytes:
+def feed(view: View, owner_labels: Sequence[str] = (), stamp: float | None = None) -> bytes:
+    """The feed; ``stamp`` (DTSTAMP, default the view's time) is when the data
+    was read, so the same snapshot always gives the same bytes."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", "AWS reservations")
-    stamp = datetime.fromtimestamp(view.now, tz=timezone.utc)
+    stamped = datetime.fromtimestamp(view.now if stamp is None else stamp, tz=timezone.utc)
     for row in view.rows:
         if row.ended or not row.in_demand:
             continue
         end = datetime.fromtimestamp(row.end, tz=timezone.utc)
         event = Event()
         event.add("uid", uid(row))
-        event.add("dtstamp", stamp)
+        event.add("dtstamp", stamped)
         event.add("dtstart", end)
         event.add("dtend", end + EVENT_LENGTH)
         event.add("summary", title(row))

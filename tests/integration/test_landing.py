@@ -138,3 +138,16 @@ def test_the_calendar_needs_the_same_basic_auth_as_metrics(fake_env, run_exporte
             assert answer.status == 200
             assert answer.headers["Content-Type"] == "text/calendar; charset=utf-8"
             assert len(calendar_events(answer.read().decode())) == 1
+
+
+def test_the_calendar_is_built_once_per_snapshot(fake_env, run_exporter):
+    seed(fake_env)
+    with run_exporter(CONFIG) as running:
+        running.wait_ready()
+        server = running.exporter.server
+        first = server.calendar_feed()
+        assert server.calendar_feed() is first  # the same snapshot: not built again
+        target = server.store.snapshot()[0].result.target
+        server.store.record_failure(target, attempted_at=time.time(), duration=0, reason="error")
+        again = server.calendar_feed()
+        assert again is not first and again == first  # rebuilt, same events and stamp
