@@ -313,8 +313,10 @@ def test_landing_page_and_probes(exporter):
     status, page = exporter.get("/")
     assert status == 200
     assert "ri-own-3d" in page and "/metrics" in page
-    # Sorted by days left: the recently retired one comes before the 3-day one.
-    assert page.index("ri-prod-recent") < page.index("ri-own-3d") < page.index("ri-prod-weeks")
+    # Upcoming sorted by days left, then the ended ones in their own section.
+    assert page.index("ri-own-3d") < page.index("ri-prod-weeks") < page.index("ri-prod-recent")
+    assert page.index("Upcoming") < page.index("ri-own-3d")
+    assert page.index("<summary>Ended") < page.index("ri-prod-recent")
     assert exporter.get("/healthz") == (200, "ok\n")
     assert exporter.get("/readyz") == (200, "ready\n")
     assert exporter.get("/nope")[0] == 404
