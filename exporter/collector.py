@@ -47,7 +47,8 @@ UPFRONT = (
 )
 INFO = (
     "aws_reservation_info",
-    "Descriptive labels of a reservation; state is the API's own string. " + _REFRESHED,
+    "Descriptive labels of a reservation; state is the API's own string; source says where "
+    "it was read: describe (its account's listing), cost_explorer, or both. " + _REFRESHED,
 )
 RETIRED_EARLY = (
     "aws_reservation_retired_early",
@@ -67,6 +68,12 @@ UNCOVERED_COST = (
     "(1 - renewal_covered_ratio) x the reservation's effective hourly cost (recurring "
     "charges + upfront spread over the term; Savings Plans: the commitment): what falls "
     "back to on-demand prices when it ends. " + _REFRESHED,
+)
+UTILIZATION = (
+    "aws_reservation_utilization_ratio",
+    "Share (0 to 1) of the reservation used over cost_explorer.lookback, from Cost "
+    "Explorer (lags by up to a day); absent where Cost Explorer is off or does not list it. "
+    + _REFRESHED,
 )
 OWNER = (
     "aws_reservation_owner_info",
@@ -91,7 +98,17 @@ DURATION = (
     "Wall time of the last refresh attempt of this account/region/service.",
 )
 
-STATIC_FAMILIES = (EXPIRY, START, INSTANCES, HOURLY, UPFRONT, INFO, RETIRED_EARLY, OWNER)
+STATIC_FAMILIES = (
+    EXPIRY,
+    START,
+    INSTANCES,
+    HOURLY,
+    UPFRONT,
+    INFO,
+    RETIRED_EARLY,
+    UTILIZATION,
+    OWNER,
+)
 COVERAGE_FAMILIES = (COVERED_RATIO, UNCOVERED_COST)
 HEALTH_FAMILIES = (SUCCESS, LAST_SUCCESS, DURATION)
 
@@ -183,11 +200,15 @@ def prepare(result: TargetResult, renewals: Mapping[str, Renewal] = NO_RENEWALS)
                 r.availability_zone,
                 r.multi_az,
                 r.plan_type,
+                r.source,
             ),
         )
         blocks[INFO[0]].append(f"{INFO[0]}{{{identity},{info}}} 1\n")
         if retired_early(r):
             blocks[RETIRED_EARLY[0]].append(f"{RETIRED_EARLY[0]}{{{identity}}} 1\n")
+        if r.utilization is not None:
+            line = f"{UTILIZATION[0]}{{{identity}}} {fmt(round(r.utilization, 6))}\n"
+            blocks[UTILIZATION[0]].append(line)
         if result.owner_labels:
             values = owner_values(result.owner_labels, r.tags, result.account_tags)
             owner = labels_text([label for label, _ in result.owner_labels], values)

@@ -19,6 +19,7 @@ INFO_LABELS = (
     "availability_zone",
     "multi_az",
     "plan_type",
+    "source",  # describe | cost_explorer | both
 )
 # aws_reservation_account_info, before the owner labels.
 ACCOUNT_INFO_LABELS = ("account", "account_id", "payer_account_id", "ou_path")

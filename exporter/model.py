@@ -65,7 +65,10 @@ class Reservation:
     tenancy: str = ""  # EC2 InstanceTenancy: default / dedicated / host
     term: float | None = None  # purchased term in seconds; None: end - start
     arn: str = ""  # where the service reads tags by ARN (RDS, ElastiCache, MemoryDB)
+    lease_id: str = ""  # RDS: the lease Cost Explorer names it by (its id is the buyer's name)
     tags: tuple[tuple[str, str], ...] = ()  # the reservation's own tags, sorted pairs
+    source: str = "describe"  # describe | cost_explorer | both (exporter.costexplorer)
+    utilization: float | None = None  # 0..1 over cost_explorer.lookback, when known
 
 
 @dataclass(frozen=True, slots=True)

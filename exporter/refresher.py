@@ -25,12 +25,14 @@ from exporter.aws import AccountSession, ClientFactory, home_region
 from exporter.aws.errors import deadline, describe_error, failure_reason, frames
 from exporter.aws.partitions import DEFAULT_PARTITION
 from exporter.collector import account_line
+from exporter.costexplorer.merge import Overlay
+from exporter.costexplorer.reader import CostExplorerReader, estimate
 from exporter.model import GLOBAL_REGION, Account, Reservation, Target
 from exporter.ownership import TagCache, Tags
 from exporter.ratelimit import KeyedRateLimiter
 from exporter.renewal import RenewalPolicy
 from exporter.services import REGISTRY
-from exporter.services.base import ServiceSpec, fetch
+from exporter.services.base import ServiceSpec, fetch, is_exported, meaning_of
 from exporter.store import SnapshotStore
 from exporter.telemetry import Telemetry
 
@@ -68,6 +70,7 @@ class Work:
     owner_labels: tuple[tuple[str, str], ...] = ()
     owner_refresh: float = 86400.0  # re-read a reservation's tags at most this often
     account_tags: Tags = ()
+    overlay: Overlay | None = None  # Cost Explorer's rows: utilization, source
 
 
 class WorkerPool:
@@ -144,6 +147,7 @@ class Refresher:
         self.tags = TagCache()
         self.organization = OrganizationMetadata()
         self._failing_metadata: set[str] = set()  # accounts whose last metadata read failed
+        self.cost_explorer = CostExplorerReader(factory, telemetry)
         self._wake = threading.Event()
         self._config_lock = threading.Lock()
         self._pool: WorkerPool | None = None
@@ -153,6 +157,10 @@ class Refresher:
 
     def set_config(self, config: Any) -> None:
         """Use ``config`` from the next cycle on (and start that cycle now)."""
+        previous = getattr(self, "config", None)
+        ce = config.cost_explorer
+        if ce.enabled and (previous is None or previous.cost_explorer != ce):
+            log.info(estimate(config))
         with self._config_lock:
             self.config = config
             self.directory = AccountDirectory(
@@ -183,6 +191,9 @@ class Refresher:
 
         seen: set[Target] = set()
         seen_lock = threading.Lock()  # planning tasks and this thread both add
+        overlay = self.cost_explorer.current(config, directory, self.store, self.clock())
+        if config.cost_explorer.enabled:
+            seen.add(self.cost_explorer.status_target(config, directory))
 
         def plan(targets: list[Target]) -> None:
             with seen_lock:
@@ -205,6 +216,7 @@ class Refresher:
                     config.owner_labels,
                     config.owner_labels_refresh,
                     account_tags,
+                    overlay,
                 )
                 for target, spec, client_region in self._expand(account, session.partition, regions)
             ]
@@ -218,6 +230,8 @@ class Refresher:
             self._unreachable(problem.account, problem.error, plan)
         if not pool.wait(stop):
             return False
+        if overlay is not None:
+            seen.update(self._cost_explorer_only(overlay, accounts, seen, config))
         self.store.retain(seen)
         self.store.retain_accounts(a.name for a in accounts)
         self.organization.retain({a.account_id for a in accounts if a.account_id})
@@ -314,9 +328,41 @@ class Refresher:
                 lookback=lookback,
                 on_unknown_state=self._unknown_state,
             )
+            if work.overlay is not None:
+                reservations = work.overlay.annotate(work.target, reservations)
             if work.owner_labels and work.spec.read_tags is not None:
                 reservations = self._with_tags(work, client, reservations, now)
             return reservations
+
+    def _cost_explorer_only(
+        self, overlay: Overlay, accounts: list[Account], seen: set[Target], config: Any
+    ) -> list[Target]:
+        """Store what only Cost Explorer knows (accounts or regions not read by
+        role) as targets of their own; returns them."""
+        names = {a.account_id: a.name for a in accounts if a.account_id}
+        now = self.clock()
+        stored = []
+        for target, reservations in overlay.targets(names.get, seen).items():
+            if not owns(target.account_id, self.shard, self.total_shards):
+                continue
+            spec = REGISTRY.get(target.service)
+            kept = [
+                r
+                for r in reservations
+                if spec is None
+                or is_exported(meaning_of(spec, r.state)[0], r.end, now, config.expired_lookback)
+            ]
+            meta = self.organization.get(target.account_id)
+            self.store.record_success(
+                target,
+                kept,
+                attempted_at=self.cost_explorer.read_at or now,
+                duration=0.0,
+                owner_labels=config.owner_labels,
+                account_tags=meta.tags if meta is not None else (),
+            )
+            stored.append(target)
+        return stored
 
     # -- owners: reservation tags and account metadata -------------------------
 

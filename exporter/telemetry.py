@@ -43,6 +43,12 @@ class Telemetry:
             ["account", "account_id", "region", "service", "reason"],
             registry=r,
         )
+        self.cost_explorer_requests = Counter(
+            "aws_reservation_cost_explorer_requests",
+            "Cost Explorer requests made (each page counts; AWS charges 0.01 USD each).",
+            ["operation"],
+            registry=r,
+        )
         self.unknown_states = Counter(
             "aws_reservation_unknown_states",
             "Reservations seen in a state the exporter does not know (exported as active).",

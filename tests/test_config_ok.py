@@ -260,7 +260,13 @@ def test_example_config_loads_and_shows_every_option() -> None:
     assert config.organizations.exclude
     text = EXAMPLE.read_text(encoding="utf-8")
     # Every option of every section appears in the example.
-    sections = (config.defaults, config.organizations, config.renewal, payer)
+    sections = (
+        config.defaults,
+        config.organizations,
+        config.renewal,
+        config.cost_explorer,
+        payer,
+    )
     for model in (Config, *map(type, sections)):
         for key in model.model_fields:
             assert f"{key}:" in text, f"config.example.yaml does not show {key}"

@@ -16,6 +16,7 @@ from exporter.commands.report import FAILURE_HINTS, failure_hints, parse_at
 from exporter.commands.report_rows import (
     CSV_COLUMNS,
     FailedTarget,
+    advise,
     csv_text_cell,
     expiring_within,
     failed_targets,
@@ -155,6 +156,8 @@ def test_json_has_exact_values():
         "currency": "USD",
         "renewal_covered_ratio": 0.0,
         "renewed_by": [],
+        "utilization": None,
+        "advice": "unknown",
         "owners": {},
     }
     assert document["failed_targets"] == [
@@ -497,3 +500,19 @@ def test_the_stderr_list_of_failed_targets_escapes_every_value():
         "service=rds: denied",
         f"  {FAILURE_HINTS['denied']}",
     ]
+
+
+@pytest.mark.parametrize(
+    ("utilization", "advice"),
+    [
+        (None, "unknown"),
+        (0.95, "renew"),
+        (0.8, "renew"),
+        (0.79, "resize"),
+        (0.3, "resize"),
+        (0.29, "let-lapse"),
+        (0.0, "let-lapse"),
+    ],
+)
+def test_advice_follows_the_utilization_thresholds(utilization, advice):
+    assert advise(utilization, renew_above=0.8, let_lapse_below=0.3) == advice

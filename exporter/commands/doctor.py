@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta, timezone
 from typing import Any, TextIO
 
 from botocore.exceptions import ClientError
@@ -35,6 +36,8 @@ from exporter.commands.console import Progress, is_tty, log_to
 from exporter.commands.exits import EXIT_INTERRUPTED, EXIT_MISSING, EXIT_OK, EXIT_USAGE
 from exporter.commands.flags import add_config_flag, add_demo_flag, add_logging_flags
 from exporter.commands.prompter import terminal_prompter
+from exporter.costexplorer.catalog import RI_SERVICES
+from exporter.costexplorer.parse import reservation_row, savings_plan_row
 from exporter.model import Account
 from exporter.services import REGISTRY
 from exporter.services.base import ServiceSpec
@@ -147,6 +150,7 @@ class Doctor:
         result = Diagnosis()
         result.identity = self._own_identity(result)
         self._check_organizations(result)
+        self._check_cost_explorer(result)
         accounts, problems = self.directory.accounts()  # as the refresher sees them
         per_account: dict[str, Diagnosis] = {}
         for problem in problems:
@@ -292,6 +296,87 @@ class Doctor:
                     policy=read_policy(missing),
                 )
             )
+
+    def _check_cost_explorer(self, result: Diagnosis) -> None:
+        """The two Cost Explorer calls, one small page each, with one parsed row
+        as a sample (each request costs 0.01 USD)."""
+        ce = self.config.cost_explorer
+        if not ce.enabled:
+            return
+        who = ce.role_arn or result.identity or "the exporter's own identity"
+        reader_id = account_of_arn(ce.role_arn) if ce.role_arn else ""
+        today = datetime.now(timezone.utc).date()
+        period = {"Start": (today - timedelta(days=1)).isoformat(), "End": today.isoformat()}
+        try:
+            client = self._cost_explorer_client()
+        except Exception as exc:
+            result.checks.append(
+                Check("(cost explorer)", reader_id, "sts:AssumeRole", _status(exc))
+            )
+            result.fixes.append(
+                Fix("(cost explorer)", reader_id, f"cannot reach {who}", describe_error(exc))
+            )
+            return
+        probes: list[tuple[str, Callable[[], str]]] = [
+            (
+                "ce:GetReservationUtilization",
+                lambda: _sample_ri(
+                    client.get_reservation_utilization(
+                        TimePeriod=period,
+                        GroupBy=[{"Type": "DIMENSION", "Key": "SUBSCRIPTION_ID"}],
+                        Filter={"Dimensions": {"Key": "SERVICE", "Values": [RI_SERVICES["ec2"]]}},
+                        MaxResults=1,
+                    )
+                ),
+            ),
+            (
+                "ce:GetSavingsPlansUtilizationDetails",
+                lambda: _sample_sp(
+                    client.get_savings_plans_utilization_details(TimePeriod=period, MaxResults=1)
+                ),
+            ),
+        ]
+        missing: list[str] = []
+        for action, call in probes:
+            try:
+                sample = call()
+            except Exception as exc:
+                result.checks.append(Check("(cost explorer)", reader_id, action, _status(exc)))
+                if _is_denied(exc):
+                    missing.append(action)
+                else:
+                    result.fixes.append(
+                        Fix("(cost explorer)", reader_id, f"{action} failed", describe_error(exc))
+                    )
+                continue
+            result.checks.append(Check("(cost explorer)", reader_id, action, OK, sample))
+        if missing:
+            result.fixes.append(
+                Fix(
+                    "(cost explorer)",
+                    reader_id,
+                    f"denied: {', '.join(missing)}",
+                    "",
+                    (f"{who} is not allowed these actions (management account only)",),
+                    attach_to=who,
+                    policy=read_policy(missing),
+                )
+            )
+
+    def _cost_explorer_client(self) -> Any:
+        ce = self.config.cost_explorer
+        if ce.role_arn:
+            reader = Account(
+                name="cost-explorer",
+                account_id=account_of_arn(ce.role_arn),
+                role_arn=ce.role_arn,
+                external_id=self.config.defaults.external_id,
+                session_name=self.config.defaults.session_name,
+            )
+            session = self.factory.session_for(reader)
+        else:
+            session = self.factory.own()
+        return self.factory.client(session, "ce", home_region(session.partition))
 
     def _unreachable(self, account: Account, exc: BaseException) -> Diagnosis:
         aid = account.account_id or ""
@@ -562,6 +647,30 @@ def _assume_causes(account: Account, caller: str) -> tuple[str, ...]:
         "the role's trust policy requires MFA (aws:MultiFactorAuthPresent): only a profile "
         "with mfa_serial, used by `report` or `doctor`, can satisfy it",
         f"{caller} is not allowed sts:AssumeRole on this role (its own policy or an SCP)",
+    )
+
+
+def _sample_ri(answer: Any) -> str:
+    """One parsed row of a GetReservationUtilization answer, for people."""
+    for by_time in answer.get("UtilizationsByTime") or ():
+        for group in by_time.get("Groups") or ():
+            row = reservation_row(group, "ec2", 24.0)
+            return _sample(row)
+    return "no EC2 reservation in the last day"
+
+
+def _sample_sp(answer: Any) -> str:
+    for detail in answer.get("SavingsPlansUtilizationDetails") or ():
+        return _sample(savings_plan_row(detail, datetime.now(timezone.utc).timestamp()))
+    return "no Savings Plan in the last day"
+
+
+def _sample(row: Any) -> str:
+    r = row.reservation
+    used = "" if r.utilization is None else f", {r.utilization:.0%} used"
+    end = datetime.fromtimestamp(r.end, tz=timezone.utc).strftime("%Y-%m-%d")
+    return printable(
+        f"sample: {row.service} {r.reservation_id} of {row.account_id} ends {end}{used}"
     )
 
 

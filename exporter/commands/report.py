@@ -265,8 +265,10 @@ def main(
             print("interrupted", file=err)
             return EXIT_INTERRUPTED
 
-    every_row = report_rows(results, at, renewals=renewals)
-    rows = report_rows(results, at, within, renewals)
+    ce = config.cost_explorer
+    thresholds = (ce.renew_above, ce.let_lapse_below)
+    every_row = report_rows(results, at, renewals=renewals, advice=thresholds)
+    rows = report_rows(results, at, within, renewals, advice=thresholds)
     if opts.team is not None:
         every_row = [r for r in every_row if r.owner(TEAM_LABEL) == opts.team]
         rows = [r for r in rows if r.owner(TEAM_LABEL) == opts.team]
@@ -277,7 +279,7 @@ def main(
     elif opts.format == "csv":
         out.write(render_csv(rows, owner_labels))
     elif rows:
-        out.write(render_table(rows, owner_labels))
+        out.write(render_table(rows, owner_labels, advice=ce.enabled))
     else:
         scope = "" if within is None else f" ending within {opts.within}"
         team = "" if opts.team is None else f" of team {printable(repr(opts.team))}"

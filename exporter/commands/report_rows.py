@@ -43,6 +43,9 @@ class ReportRow:
     # (queued, pending-return, retired early).
     renewal_covered_ratio: float | None = None
     renewed_by: tuple[str, ...] = ()
+    # Share used over cost_explorer.lookback (Cost Explorer); None when unknown.
+    utilization: float | None = None
+    advice: str = "unknown"  # renew | resize | let-lapse | unknown (``advise``)
     # (label, value) per configured owner label: the reservation's tag, else
     # its account's, else "" (exporter.ownership).
     owners: tuple[tuple[str, str], ...] = ()
@@ -65,11 +68,27 @@ class FailedTarget:
     reason: str
 
 
+RENEW, RESIZE, LET_LAPSE, UNKNOWN = "renew", "resize", "let-lapse", "unknown"
+
+
+def advise(utilization: float | None, renew_above: float, let_lapse_below: float) -> str:
+    """What to do when it ends, from how much of it was used: renew at or above
+    ``renew_above``, let lapse below ``let_lapse_below``, resize in between."""
+    if utilization is None:
+        return UNKNOWN
+    if utilization >= renew_above:
+        return RENEW
+    if utilization < let_lapse_below:
+        return LET_LAPSE
+    return RESIZE
+
+
 def report_rows(
     results: Sequence[TargetResult],
     at: float,
     within: float | None = None,
     renewals: Mapping[tuple[Target, str], Renewal] | None = None,
+    advice: tuple[float, float] = (0.8, 0.3),
 ) -> list[ReportRow]:
     """Rows for every reservation in ``results``, sorted by days left (soonest first).
 
@@ -108,6 +127,8 @@ def report_rows(
                     currency=r.currency,
                     renewal_covered_ratio=ratio,
                     renewed_by=renewal.renewed_by if renewal is not None else (),
+                    utilization=r.utilization,
+                    advice=advise(r.utilization, *advice),
                     owners=tuple(
                         zip(
                             (label for label, _ in result.owner_labels),
@@ -174,6 +195,8 @@ def _record(row: ReportRow) -> dict[str, Any]:
     record["days_left"] = round(row.days_left, 2)
     if row.hourly_cost is not None:
         record["hourly_cost"] = round(row.hourly_cost, 6)
+    if row.utilization is not None:
+        record["utilization"] = round(row.utilization, 4)
     record["renewed_by"] = list(row.renewed_by)
     record["owners"] = dict(row.owners)
     return record
@@ -253,14 +276,19 @@ TABLE_HEADERS = (
     "RENEWED",
     "HOURLY COST",
 )
-_RIGHT = frozenset({"COUNT", "DAYS LEFT", "RENEWED", "HOURLY COST"})
+_RIGHT = frozenset({"COUNT", "DAYS LEFT", "RENEWED", "HOURLY COST", "USED"})
 
 
-def render_table(rows: Sequence[ReportRow], owner_labels: Sequence[str] = ()) -> str:
+def render_table(
+    rows: Sequence[ReportRow], owner_labels: Sequence[str] = (), advice: bool = False
+) -> str:
     """A plain-text table for people: control characters escaped, columns capped
-    (``exporter.terminal.format_table``); one column per owner label after the id."""
+    (``exporter.terminal.format_table``); one column per owner label after the
+    id; with ``advice`` (Cost Explorer on), the utilization and the advice last."""
     headers = (*TABLE_HEADERS[:5], *(label.replace("_", " ").upper() for label in owner_labels))
     headers += TABLE_HEADERS[5:]
+    if advice:
+        headers += ("USED", "ADVICE")
     cells = [
         (
             r.account,
@@ -276,6 +304,11 @@ def render_table(rows: Sequence[ReportRow], owner_labels: Sequence[str] = ()) ->
             f"{r.days_left:.1f}",
             renewed_text(r.renewal_covered_ratio),
             "-" if r.hourly_cost is None else f"{r.hourly_cost:.4f} {r.currency}",
+            *(
+                ("-" if r.utilization is None else f"{r.utilization:.0%}", r.advice)
+                if advice
+                else ()
+            ),
         )
         for r in rows
     ]

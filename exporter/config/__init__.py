@@ -23,7 +23,14 @@ from exporter.config.durations import format_duration, parse_duration
 from exporter.config.errors import ConfigError, format_path
 from exporter.config.fields import ALL_REGIONS, PARTITIONS
 from exporter.config.loading import MAX_CONFIG_BYTES, load_config, parse_config
-from exporter.config.model import AccountConfig, Config, Defaults, Organizations, Renewal
+from exporter.config.model import (
+    AccountConfig,
+    Config,
+    CostExplorer,
+    Defaults,
+    Organizations,
+    Renewal,
+)
 from exporter.config.reading import MAX_ALIAS_VALUES, MAX_DEPTH, MAX_VALUES
 
 __all__ = [
@@ -36,6 +43,7 @@ __all__ = [
     "AccountConfig",
     "Config",
     "ConfigError",
+    "CostExplorer",
     "Defaults",
     "Organizations",
     "Renewal",

@@ -29,6 +29,8 @@ __all__ = [
     "ROLE_ARN_RE",
     "AccountId",
     "Concurrency",
+    "CostExplorerInterval",
+    "CostExplorerLookback",
     "Duration",
     "DurationOrZero",
     "ExternalId",
@@ -36,6 +38,7 @@ __all__ = [
     "OwnerLabels",
     "Partition",
     "PurchaseWindow",
+    "Ratio",
     "Regions",
     "RenewalScope",
     "RoleArn",
@@ -415,6 +418,44 @@ def _check_thresholds(value: Any) -> tuple[tuple[str, float], ...]:
     return tuple(parsed)
 
 
+MIN_CE_INTERVAL = 3600.0  # each Cost Explorer request costs $0.01
+MAX_CE_LOOKBACK = 365 * 86400.0
+
+
+def _check_ce_interval(value: Any) -> float:
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        fail(str(exc))
+    if seconds < MIN_CE_INTERVAL:
+        fail(
+            "must be 1h or more: every Cost Explorer request costs $0.01 and its data "
+            f"changes about once a day; got {format_duration(seconds)}"
+        )
+    return seconds
+
+
+def _check_ce_lookback(value: Any) -> float:
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        fail(str(exc))
+    if seconds < 86400 or seconds % 86400 or seconds > MAX_CE_LOOKBACK:
+        fail(
+            "must be whole days from 1d to 365d: utilization is read over the last "
+            f"complete days; got {format_duration(seconds)}"
+        )
+    return seconds
+
+
+def _check_ratio(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        fail("must be a number from 0 to 1, e.g. 0.8 for 80 %")
+    if not 0 <= value <= 1:
+        fail(f"must be from 0 to 1 (a share of the reservation used), e.g. 0.8; got {value}")
+    return float(value)
+
+
 # ------------------------------------------------------------------ annotated types
 
 Duration = Annotated[float, _duration(allow_zero=False)]
@@ -445,5 +486,8 @@ Flag = Annotated[bool, BeforeValidator(_check_bool)]
 RenewalScope = Annotated[Literal["account", "organization"], BeforeValidator(_check_scope)]
 Concurrency = Annotated[int, BeforeValidator(_check_concurrency)]
 PurchaseWindow = Annotated[float, BeforeValidator(_check_purchase_window)]
+CostExplorerInterval = Annotated[float, BeforeValidator(_check_ce_interval)]
+CostExplorerLookback = Annotated[float, BeforeValidator(_check_ce_lookback)]
+Ratio = Annotated[float, BeforeValidator(_check_ratio)]
 Thresholds = Annotated[tuple[tuple[str, float], ...], BeforeValidator(_check_thresholds)]
 OwnerLabels = Annotated[tuple[tuple[str, str], ...], BeforeValidator(_check_owner_labels)]

@@ -13,7 +13,15 @@ from pydantic import BaseModel
 from exporter.config.checks import check_accounts, scan_for_credentials
 from exporter.config.durations import format_duration
 from exporter.config.errors import ConfigError, Path, Problem, render
-from exporter.config.model import AccountConfig, Config, Defaults, Organizations, Renewal, validate
+from exporter.config.model import (
+    AccountConfig,
+    Config,
+    CostExplorer,
+    Defaults,
+    Organizations,
+    Renewal,
+    validate,
+)
 from exporter.config.reading import MAX_DEPTH, YamlError, read_yaml
 
 __all__ = ["MAX_CONFIG_BYTES", "load_config", "parse_config"]
@@ -105,7 +113,7 @@ def _parse_bounded(
         ) from None
 
 
-_SECTIONS = ("defaults", "organizations", "renewal", "accounts")
+_SECTIONS = ("defaults", "organizations", "renewal", "cost_explorer", "accounts")
 
 
 def _parse(data: Any, source: str, lines: dict[Path, int], early: list[Problem]) -> Config:
@@ -135,6 +143,7 @@ def _parse(data: Any, source: str, lines: dict[Path, int], early: list[Problem])
         ("defaults", Defaults),
         ("organizations", Organizations),
         ("renewal", Renewal),
+        ("cost_explorer", CostExplorer),
     ):
         raw = data.get(name)
         if raw is None:  # absent, or every sub-key commented out

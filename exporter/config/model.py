@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from exporter.config.errors import Path, Problem, did_you_mean
 from exporter.config.fields import (
@@ -22,6 +22,8 @@ from exporter.config.fields import (
     ROLE_ARN_RE,
     AccountId,
     Concurrency,
+    CostExplorerInterval,
+    CostExplorerLookback,
     Duration,
     DurationOrZero,
     ExternalId,
@@ -29,6 +31,7 @@ from exporter.config.fields import (
     OwnerLabels,
     Partition,
     PurchaseWindow,
+    Ratio,
     Regions,
     RenewalScope,
     RoleArn,
@@ -37,13 +40,22 @@ from exporter.config.fields import (
     SessionDuration,
     SessionName,
     Thresholds,
+    fail,
     patterns,
     text,
 )
 from exporter.model import Account
 from exporter.services import SERVICE_NAMES
 
-__all__ = ["AccountConfig", "Config", "Defaults", "Organizations", "Renewal", "validate"]
+__all__ = [
+    "AccountConfig",
+    "Config",
+    "CostExplorer",
+    "Defaults",
+    "Organizations",
+    "Renewal",
+    "validate",
+]
 
 _MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True)
 
@@ -141,6 +153,30 @@ class Renewal(BaseModel):
     purchase_window: PurchaseWindow = 30 * 86400.0
 
 
+class CostExplorer(BaseModel):
+    """Every RI and Savings Plan of the organization, and their utilization, from
+    Cost Explorer in the management (payer) account."""
+
+    model_config = _MODEL_CONFIG
+
+    enabled: Flag = False
+    role_arn: RoleArn | None = None  # None: the exporter's own credentials
+    refresh_interval: CostExplorerInterval = 8 * 3600.0
+    lookback: CostExplorerLookback = 7 * 86400.0
+    # report's advice from utilization: renew at or above, let lapse below.
+    renew_above: Ratio = 0.8
+    let_lapse_below: Ratio = 0.3
+
+    @model_validator(mode="after")
+    def _advice_in_order(self) -> CostExplorer:
+        if self.let_lapse_below > self.renew_above:
+            fail(
+                f"let_lapse_below ({self.let_lapse_below:g}) must not be above renew_above "
+                f"({self.renew_above:g}): between them the advice is resize"
+            )
+        return self
+
+
 class Config(BaseModel):
     """The whole validated configuration. Durations are seconds."""
 
@@ -155,6 +191,7 @@ class Config(BaseModel):
     accounts: tuple[AccountConfig, ...] = ()
     organizations: Organizations = Field(default_factory=Organizations)
     renewal: Renewal = Field(default_factory=Renewal)
+    cost_explorer: CostExplorer = Field(default_factory=CostExplorer)
     # label name -> tag key; the reservation's own tag wins, else its account's.
     owner_labels: OwnerLabels = ()
     owner_labels_refresh: Duration = 86400.0

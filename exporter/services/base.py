@@ -275,6 +275,7 @@ class TermFields:
     currency: str | None = "CurrencyCode"  # None: the API has no currency (USD)
     multi_az: str | None = None
     arn: str | None = None  # the reservation's ARN, where its tags are read by it
+    lease_id: str | None = None  # RDS: the lease id Cost Explorer lists it by
 
 
 def term_parser(fields: TermFields) -> Callable[[Mapping[str, Any]], Reservation]:
@@ -299,6 +300,7 @@ def term_parser(fields: TermFields) -> Callable[[Mapping[str, Any]], Reservation
             upfront_cost=upfront,
             currency=(record.get(fields.currency) if fields.currency else None) or "USD",
             arn=_text(record.get(fields.arn)) if fields.arn else "",
+            lease_id=_text(record.get(fields.lease_id)) if fields.lease_id else "",
         )
 
     return parse

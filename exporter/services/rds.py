@@ -12,6 +12,7 @@ parse = term_parser(
         product="ProductDescription",
         multi_az="MultiAZ",
         arn="ReservedDBInstanceArn",
+        lease_id="LeaseId",
     )
 )
 

@@ -187,7 +187,15 @@ def expected_series() -> dict[tuple[str, frozenset], float]:
             money = frozenset({**ident, "currency": r["CurrencyCode"]}.items())
             out[("aws_reservation_hourly_cost", money)] = hourly
             out[("aws_reservation_upfront_cost", money)] = r["FixedPrice"] * count
-            info_key = frozenset({**ident, **info, "state": r["State"], "plan_type": ""}.items())
+            info_key = frozenset(
+                {
+                    **ident,
+                    **info,
+                    "state": r["State"],
+                    "plan_type": "",
+                    "source": "describe",
+                }.items()
+            )
             out[("aws_reservation_info", info_key)] = 1.0
     return out
 
