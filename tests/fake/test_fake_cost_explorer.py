@@ -13,7 +13,14 @@ from botocore.config import Config
 from exporter.fake.catalog import CE_SERVICE_NAMES
 from exporter.fake.ceplan import default_utilization
 from exporter.fake.costexplorer.common import MEMBER_DENIED
-from exporter.fake.demo_data import OFFERINGS, Offering, make_record, make_savings_plan
+from exporter.fake.demo_data import (
+    DEMO_UTILIZATION,
+    OFFERINGS,
+    Offering,
+    make_record,
+    make_savings_plan,
+    seed_demo,
+)
 from tests.fake.conftest import OWN, error_of
 
 PROD, STAGING, OUTSIDER = "222222222222", "333333333333", "777777777777"
@@ -725,3 +732,55 @@ def test_cost_explorer_controls_refuse_what_they_cannot_mean(fake):
         fake.ce_rename_attribute("end date", "endDate")
     fake.set_utilization(OWN, "opensearch", "r-1", 0)  # any name the fake knows works
     fake.set_utilization(OWN, "es", "r-1", None)
+
+
+# --- the demo ------------------------------------------------------------------------------
+
+
+def test_the_demo_payer_sees_every_accounts_reservations_and_plans(fake):
+    layout = seed_demo(fake)
+    payer = layout.own_account_id
+    store = fake.state.store
+
+    found = {service: groups(fake, payer, service) for service in CE_SERVICE_NAMES}
+
+    names = {g["Attributes"]["accountName"] for every in found.values() for g in every}
+    assert names == {account.name for account in layout.accounts}
+    statuses = {g["Attributes"]["subscriptionStatus"] for every in found.values() for g in every}
+    assert statuses <= {"Active", "Retired"}
+    for service, every in found.items():
+        assert len({g["Attributes"]["accountId"] for g in every}) >= 3, service
+    queued = {
+        r["ReservedInstancesId"]
+        for account in layout.accounts
+        for region in layout.regions
+        for r in store.list(account.account_id, region, "ec2")
+        if r["State"] == "queued"
+    }
+    assert queued and not queued & set(by_lease(found["ec2"]))
+    rds = {
+        r["ReservedDBInstanceId"]: r["LeaseId"]
+        for account in layout.accounts
+        for r in store.list(account.account_id, "us-east-1", "rds")
+    }
+    leases = by_lease(found["rds"])
+    for rid, percent in DEMO_UTILIZATION.items():
+        assert leases[rds[rid]]["Utilization"]["UtilizationPercentage"] == f"{percent:g}"
+    assert layout.utilization == DEMO_UTILIZATION
+    percents = [
+        float(g["Utilization"]["UtilizationPercentage"]) for every in found.values() for g in every
+    ]
+    assert any(p >= 90 for p in percents)
+    assert any(40 <= p <= 60 for p in percents)
+    assert any(p < 20 for p in percents)
+
+    plans = details(fake, payer)
+    assert {d["Attributes"]["AccountName"] for d in plans} == {a.name for a in layout.accounts}
+    assert {d["Attributes"]["Status"] for d in plans} <= {"Active", "Retired"}
+    hidden = {
+        p["savingsPlanArn"]
+        for account in layout.accounts
+        for p in store.list(account.account_id, "global", "savingsplans")
+        if p["state"] not in ("active", "retired")
+    }
+    assert hidden and not hidden & {d["SavingsPlanArn"] for d in plans}
