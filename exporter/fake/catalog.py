@@ -325,3 +325,40 @@ def _to_datetime(value: Any, path: str) -> datetime:
         raise ValueError(f"{path}: not a timestamp: {value!r}")
     # Naive means UTC here: the machine's time zone must never matter.
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+# --- Cost Explorer ----------------------------------------------------------------
+
+CE_SERVICE_NAMES: Mapping[str, str] = {
+    "ec2": "Amazon Elastic Compute Cloud - Compute",
+    "rds": "Amazon Relational Database Service",
+    "elasticache": "Amazon ElastiCache",
+    "redshift": "Amazon Redshift",
+    "opensearch": "Amazon OpenSearch Service",
+    "memorydb": "Amazon MemoryDB",
+}
+"""The value of Cost Explorer's ``SERVICE`` dimension for each reservation service.
+
+``GetReservationUtilization`` takes exactly one of them in
+``Filter={"Dimensions": {"Key": "SERVICE", "Values": [name]}}`` (EC2's when no
+SERVICE filter is given). They are the names botocore's documentation of the
+operation lists as supported; Savings Plans have a call of their own
+(``GetSavingsPlansUtilizationDetails``) and no entry here.
+"""
+
+# Older names Cost Explorer still accepts for a service (the same reservations).
+CE_SERVICE_ALIASES: Mapping[str, str] = {"Amazon Elasticsearch Service": "opensearch"}
+
+# Cost Explorer's page token member per operation (request and response alike).
+CE_TOKEN_KEYS: Mapping[str, str] = {
+    "GetReservationUtilization": "NextPageToken",
+    "GetSavingsPlansUtilizationDetails": "NextToken",
+}
+
+
+def ce_service(name: str) -> str | None:
+    """The reservation service whose Cost Explorer ``SERVICE`` value is ``name``, or None."""
+    for service, value in CE_SERVICE_NAMES.items():
+        if value == name:
+            return service
+    return CE_SERVICE_ALIASES.get(name)

@@ -29,6 +29,9 @@ CONTROL_PREFIX = "/_fake/"
 OPERATIONS = (
     "seed",
     "tag_reservation",
+    "set_utilization",
+    "ce_rename_attribute",
+    "ce_drop_attribute",
     "add_role",
     "add_mfa_device",
     "set_session_limits",
@@ -95,6 +98,33 @@ class FakeControls:
             reservation=reservation,
             tags=dict(tags),
         )
+
+    def set_utilization(
+        self, account_id: str, service: str, reservation_id: str, percent: float | None
+    ) -> None:
+        """Cost Explorer's utilization, 0-100 percent, of one seeded reservation
+        (``service`` ec2, rds, elasticache, redshift, opensearch, memorydb) or
+        Savings Plan (``savingsplans``; its id or ARN) of ``account_id``.
+
+        ``None`` restores the default, a spread derived from the id
+        (``ceplan.default_utilization``).
+        """
+        self._invoke(
+            "set_utilization",
+            account_id=account_id,
+            service=service,
+            reservation_id=reservation_id,
+            percent=percent,
+        )
+
+    def ce_rename_attribute(self, old: str, new: str | None) -> None:
+        """Send Cost Explorer attribute ``old`` (``endDateTime``, ``EndDateTime``...)
+        under the key ``new`` in every answer; None drops it, ``new == old`` restores it."""
+        self._invoke("ce_rename_attribute", old=old, new=new)
+
+    def ce_drop_attribute(self, key: str) -> None:
+        """Leave Cost Explorer attribute ``key`` out of every answer."""
+        self._invoke("ce_drop_attribute", key=key)
 
     def add_org_account(
         self,

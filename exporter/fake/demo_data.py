@@ -11,6 +11,9 @@ is no renewal at all. The organization has OUs (``Root/Workloads/Payments``,
 ``Root/Workloads/Search``, ``Root/Platform``) and account tags ``Team`` and
 ``CostCenter``; some reservations carry a ``Team`` tag of their own that differs
 from their account's, some only a ``CostCenter``, some no tags at all.
+The payer is the organization's management account, so Cost Explorer
+(``GetReservationUtilization``, ``GetSavingsPlansUtilizationDetails``) shows it
+every account's reservations and plans, with a spread of utilizations.
 ``demo_config(layout)`` turns the returned layout into the exporter's own
 configuration (DESIGN section 3).
 
@@ -59,6 +62,9 @@ class DemoLayout:
     records: dict[str, int]  # seeded records per service
     # Reservation id -> its own tags, for every reservation that has any.
     reservation_tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Reservation id -> the utilization (percent) Cost Explorer reports for it,
+    # where the demo chose one (the others get ``ceplan.default_utilization``).
+    utilization: dict[str, float] = field(default_factory=dict)
 
 
 ACCOUNTS = (
@@ -105,6 +111,16 @@ CAPACITY_TAGS = {"CostCenter": "CC-9100", "Project": "reserved-capacity"}
 RENEWAL_TAGS = {
     "production-orders-db-2024": {"Team": "orders", "CostCenter": "CC-2150"},
     "production-orders-db-renewal": {"Team": "orders", "CostCenter": "CC-2150"},
+}
+# What Cost Explorer reports for the RDS renewals the demo tells a story with: the
+# orders database is busy (renew), the expiring reporting database nearly idle
+# (let it lapse), its later, smaller purchase half used (resize). Every other
+# reservation gets a spread derived from its id (ceplan.default_utilization).
+DEMO_UTILIZATION = {
+    "production-orders-db-2024": 97.0,
+    "production-orders-db-renewal": 88.5,
+    "staging-reporting-db-2025": 12.0,
+    "staging-reporting-db-extra": 51.0,
 }
 # Services whose reservations have tags in AWS (Redshift and OpenSearch have none).
 TAGGED_SERVICES = ("ec2", "rds", "elasticache", "memorydb", "savingsplans")
@@ -433,18 +449,22 @@ def seed_demo(fake: FakeControls, now: datetime | None = None) -> DemoLayout:
         id_key = SPECS[service].id_key
         tag(account, region, service, records[0][id_key], {"Team": RESERVATION_TEAMS[account.name]})
         tag(account, region, service, records[1][id_key], CAPACITY_TAGS)
+    utilization: dict[str, float] = {}
     for service, account, region, records in _renewals(now):
         fake.seed(account.account_id, region, service, records)
         counts[service] += len(records)
         for record in records:
             rid = record[SPECS[service].id_key]
             tag(account, region, service, rid, RENEWAL_TAGS.get(rid))
+            if rid in DEMO_UTILIZATION:
+                fake.set_utilization(account.account_id, service, rid, DEMO_UTILIZATION[rid])
+                utilization[rid] = DEMO_UTILIZATION[rid]
     for account, plans in _savings_plans(now):
         fake.seed(account.account_id, "global", "savingsplans", plans)
         counts["savingsplans"] += len(plans)
         team = {"Team": RESERVATION_TEAMS[account.name]}
         tag(account, "global", "savingsplans", plans[0]["savingsPlanId"], team)
-    return DemoLayout(ACCOUNTS, REGIONS, SERVICES, payer.account_id, counts, tagged)
+    return DemoLayout(ACCOUNTS, REGIONS, SERVICES, payer.account_id, counts, tagged, utilization)
 
 
 def _rotating_records(now: datetime) -> Iterator[tuple[str, DemoAccount, str, list[dict]]]:

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 THROTTLING_CODES = frozenset(
-    {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException"}
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "LimitExceededException",  # Cost Explorer's rate limit
+    }
 )
 DENIED_CODES = frozenset(
     {
@@ -36,8 +42,13 @@ class Rejection:
     status: int = 400
 
 
-def throttled(protocol: str) -> Rejection:
-    """The real throttling error of a protocol (botocore retries each of these)."""
+def throttled(protocol: str, signing_name: str = "") -> Rejection:
+    """The real throttling error of a protocol or service (botocore's standard
+    retry mode retries each of these)."""
+    if signing_name == "ce":
+        # The one rate-limit error Cost Explorer's model declares. botocore's
+        # standard mode retries it; its legacy mode does not (no rule for ce).
+        return Rejection("LimitExceededException", "Rate exceeded", 400)
     if protocol == "ec2":
         # botocore's legacy retry rule for EC2 matches this code with HTTP 503.
         return Rejection("RequestLimitExceeded", "Request limit exceeded.", 503)

@@ -12,15 +12,16 @@ _installed = False
 
 
 def install() -> None:
-    """Add the reservation and tag APIs, Savings Plans, Organizations and STS fixes
-    to moto (idempotent)."""
+    """Add the reservation and tag APIs, Savings Plans, Cost Explorer's reservation
+    reads, Organizations and STS fixes to moto (idempotent)."""
     global _installed
     with _lock:
         if _installed:
             return
-        from exporter.fake import organizations, reservations, savingsplans, tagging
+        from exporter.fake import costexplorer, organizations, reservations, savingsplans, tagging
 
         reservations.install()
+        costexplorer.install()
         tagging.install()
         organizations.install()
         savingsplans.install()

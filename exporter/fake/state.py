@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from exporter.fake.catalog import signing_name
+from exporter.fake.ceplan import CostExplorerPlan
 from exporter.fake.guard import Faults
 from exporter.fake.identity import DEFAULT_ACCOUNT_ID
 from exporter.fake.recorder import Call, Recorder
@@ -19,13 +20,14 @@ from exporter.fake.trust import Trust
 
 
 class FakeState:
-    """Seeded data, STS rules, faults and the call log."""
+    """Seeded data, STS rules, faults, Cost Explorer choices and the call log."""
 
     def __init__(self) -> None:
         self.store = ReservationStore()
         self.trust = Trust()
         self.faults = Faults()
         self.recorder = Recorder()
+        self.ce = CostExplorerPlan()
         self.management_account_id = DEFAULT_ACCOUNT_ID
 
     def seed(
@@ -44,6 +46,22 @@ class FakeState:
     ) -> None:
         """Replace the tags of a seeded reservation (named by its id or ARN)."""
         self.store.set_tags(account_id, region, service, reservation, tags)
+
+    def set_utilization(
+        self, account_id: str, service: str, reservation_id: str, percent: float | None
+    ) -> None:
+        """Cost Explorer's utilization (0-100) of one reservation or Savings Plan
+        (named by its id; a plan also by its ARN); None restores the default."""
+        self.ce.set_utilization(account_id, service, reservation_id, percent)
+
+    def ce_rename_attribute(self, old: str, new: str | None) -> None:
+        """Send Cost Explorer attribute ``old`` under key ``new`` (None drops it;
+        ``new == old`` undoes the change)."""
+        self.ce.rename_attribute(old, new)
+
+    def ce_drop_attribute(self, key: str) -> None:
+        """Leave attribute ``key`` out of every Cost Explorer answer."""
+        self.ce.rename_attribute(key, None)
 
     def add_role(
         self,
@@ -149,13 +167,15 @@ class FakeState:
         self.recorder.reset()
 
     def reset(self) -> None:
-        """Forget everything: seeds, roles, faults, calls and moto's own state."""
+        """Forget everything: seeds, roles, faults, Cost Explorer choices, calls and
+        moto's own state."""
         self.store.clear()
         self.trust.clear()
         self.trust.min_session_seconds = 900
         self.trust.cap_seconds = None
         self.faults.clear()
         self.recorder.reset()
+        self.ce.clear()
         self.management_account_id = DEFAULT_ACCOUNT_ID
         _reset_moto()
 

@@ -114,6 +114,17 @@ class ReservationStore:
         with self._lock:
             return list(self._records.get((account_id, store_region(spec, region), service), ()))
 
+    def of_account(self, account_id: str, service: str) -> list[tuple[str, dict[str, Any]]]:
+        """(store region, record) of every record of ``service`` in ``account_id``,
+        all regions, in a stable order (regions sorted, records as seeded)."""
+        with self._lock:
+            return [
+                (region, record)
+                for (account, region, name), records in sorted(self._records.items())
+                if account == account_id and name == service
+                for record in records
+            ]
+
     def counts(self) -> dict[str, int]:
         """Records per service across all targets (for logs and tests)."""
         totals: dict[str, int] = {}

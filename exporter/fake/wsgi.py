@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from exporter.aws.partitions import account_of_arn
 from exporter.fake import errors
-from exporter.fake.catalog import BY_CALL, wire_name
+from exporter.fake.catalog import BY_CALL, CE_TOKEN_KEYS, wire_name
 from exporter.fake.control import CONTROL_PREFIX, handle_control
 from exporter.fake.guard import HANG_LIMIT
 from exporter.fake.identity import RequestInfo, caller_arn, describe, own_key_account
@@ -112,7 +112,7 @@ class FakeAwsApp:
                 f"{resource} because no identity-based policy allows the {info.iam_action} action",
             )
         if self.state.faults.take_throttle(info):
-            return errors.throttled(info.protocol)
+            return errors.throttled(info.protocol, info.signing_name)
         if info.signing_name == "sts" and info.operation == "AssumeRole":
             arn = caller_arn(info.access_key, info.account_id)
             refusal, info.mfa = self.state.trust.check_assume_role(
@@ -166,6 +166,8 @@ def _endless_token(info: RequestInfo, payload: bytes) -> bytes:
         return payload
     spec = BY_CALL.get((info.signing_name, info.operation))
     key = spec.token_key if spec is not None and spec.token_key else "NextToken"
+    if info.signing_name == "ce":
+        key = CE_TOKEN_KEYS.get(info.operation, key)
     document[key] = f"endless-{uuid.uuid4().hex}"
     return json.dumps(document).encode()
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
@@ -126,6 +126,43 @@ def test_reservation_and_account_tags_can_be_set_remotely(fake):
     assert unit["OrganizationalUnit"]["Name"] == "Platform"
     with pytest.raises(FakeError, match="redshift reservations have no tags in AWS"):
         fake.tag_reservation(OWN, "us-east-1", "redshift", "r-1", {"Team": "x"})
+
+
+def test_cost_explorer_choices_are_made_remotely(fake):
+    started = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=30)
+    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    fake.seed(
+        OWN,
+        "us-east-1",
+        "ec2",
+        [
+            {
+                "ReservedInstancesId": "ri-1",
+                "State": "active",
+                "Start": started,
+                "End": started + timedelta(days=365),
+                "InstanceCount": 1,
+            }
+        ],
+    )
+    fake.set_utilization(OWN, "ec2", "ri-1", 42.5)
+    fake.ce_drop_attribute("accountName")
+    fake.ce_rename_attribute("endDateTime", "endDate")
+    today = datetime.now(timezone.utc).date()
+
+    answer = fake.client("ce", OWN).get_reservation_utilization(
+        TimePeriod={"Start": str(today - timedelta(days=7)), "End": str(today)},
+        GroupBy=[{"Type": "DIMENSION", "Key": "SUBSCRIPTION_ID"}],
+    )
+
+    (group,) = answer["UtilizationsByTime"][0]["Groups"]
+    assert group["Utilization"]["UtilizationPercentage"] == "42.5"
+    assert "accountName" not in group["Attributes"] and "endDateTime" not in group["Attributes"]
+    assert group["Attributes"]["endDate"] == (started + timedelta(days=365)).strftime(
+        "%Y-%m-%dT%H:%M:%S.000Z"
+    )
+    with pytest.raises(FakeError, match="percent must be from 0 to 100"):
+        fake.set_utilization(OWN, "ec2", "ri-1", 101)
 
 
 def test_control_errors_name_the_problem(fake):
