@@ -259,6 +259,8 @@ def start_exporter(fake: FakeAws, workdir: Path) -> tuple[subprocess.Popen[bytes
         # series exist, and configured accounts win over discovered ones.
         "organizations": {"enabled": True},
         "owner_labels": {"team": "Team", "cost_center": "CostCenter"},
+        # finance is the management account: utilization from Cost Explorer.
+        "cost_explorer": {"enabled": True},
     }
     (workdir / "exporter.yaml").write_text(yaml.safe_dump(config))
     port = free_port()

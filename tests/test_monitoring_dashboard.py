@@ -45,6 +45,10 @@ EXPORTED = {
     "aws_reservation_renewal_covered_ratio",
     "aws_reservation_renewal_uncovered_hourly_cost",
     "aws_reservation_retired_early",
+    # issues 16 and 18: owners and Cost Explorer
+    "aws_reservation_owner_info",
+    "aws_reservation_account_info",
+    "aws_reservation_utilization_ratio",
     "up",
 }
 IDENTITY = "account, account_id, region, service, reservation_id"
@@ -194,6 +198,16 @@ def test_the_team_variable_narrows_every_per_reservation_panel() -> None:
             assert 'aws_reservation:owner{team=~"$team",' in target["expr"], (title, target)
     table = panel_titled(dashboard, "Reservations by days left")
     assert renamed(table)["team"] == "Team"
+
+
+def test_reservation_table_shows_utilization_beside_days_left() -> None:
+    table = panel_titled(load(), "Reservations by days left")
+    by_ref = {t["refId"]: " ".join(t["expr"].split()) for t in table["targets"]}
+    assert by_ref["G"] == owned(
+        f"max by ({IDENTITY}) (aws_reservation_utilization_ratio{{{FILTER}}})"
+    )
+    assert renamed(table)["Value #G"] == "Used"
+    assert override(table, "Used")["unit"] == "percentunit"
 
 
 def override(panel: dict[str, Any], field: str) -> dict[str, Any]:
