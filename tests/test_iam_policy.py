@@ -90,6 +90,11 @@ def recorded_actions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[s
         },
         # Reservation tags: RDS, ElastiCache and MemoryDB read them per reservation.
         "owner_labels": {"team": "Team"},
+        # Every RI of the organization and its utilization, in the management account.
+        "cost_explorer": {
+            "enabled": True,
+            "role_arn": f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:role/{ROLE_NAME}",
+        },
     }
     saved = dict(os.environ)
     with FakeAws() as fake:
@@ -139,10 +144,14 @@ def recorded_actions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[s
     yield {f"{c.service}:{c.operation}" for c in calls}
 
 
+MANAGEMENT_ONLY = ("sts:", "organizations:", "ce:")
+COST_EXPLORER_READS = ["ce:GetReservationUtilization", "ce:GetSavingsPlansUtilizationDetails"]
+
+
 def test_read_policy_is_exactly_the_read_calls_the_exporter_makes(
     recorded_actions: set[str],
 ) -> None:
-    reads = {a for a in recorded_actions if not a.startswith(("sts:", "organizations:"))}
+    reads = {a for a in recorded_actions if not a.startswith(MANAGEMENT_ONLY)}
     assert sorted(policy_actions()) == sorted(reads)
 
 
@@ -156,9 +165,11 @@ ORGANIZATION_READS = [
 
 
 def test_other_calls_are_role_assumption_and_the_organization(recorded_actions: set[str]) -> None:
-    others = {a for a in recorded_actions if a.startswith(("sts:", "organizations:"))}
+    others = {a for a in recorded_actions if a.startswith(MANAGEMENT_ONLY)}
     # GetCallerIdentity needs no permission; the others are in the templates below.
-    assert others <= {"sts:AssumeRole", "sts:GetCallerIdentity", *ORGANIZATION_READS}
+    allowed = {"sts:AssumeRole", "sts:GetCallerIdentity", *ORGANIZATION_READS, *COST_EXPLORER_READS}
+    assert others <= allowed
+    assert set(COST_EXPLORER_READS) <= others
     organization = {a for a in others if a.startswith("organizations:")}
     # DescribeOrganizationalUnit only runs for an account inside an OU.
     assert organization >= set(ORGANIZATION_READS) - {"organizations:DescribeOrganizationalUnit"}
@@ -315,3 +326,20 @@ def test_doctor_suggests_the_same_actions_as_the_policy() -> None:
     actions = [spec.iam_action for spec in REGISTRY.values()] + ["ec2:DescribeRegions"]
     actions += [spec.tags_iam_action for spec in REGISTRY.values() if spec.tags_iam_action]
     assert read_policy(actions)["Statement"][0]["Action"] == policy_actions()
+
+
+@pytest.mark.parametrize(
+    ("name", "condition", "parameter"),
+    [
+        ("member-role.yaml", "ReadsCostExplorer", "AllowCostExplorer"),
+        ("exporter-role.yaml", "ReadsCostExplorer", "CostExplorerDirectly"),
+    ],
+)
+def test_templates_grant_the_cost_explorer_reads_on_request(name, condition, parameter) -> None:
+    t = template(name)
+    policy = t["Resources"]["CostExplorerPolicy"]
+    assert policy["Condition"] == condition
+    assert t["Conditions"][condition] == {"Fn::Equals": [{"Ref": parameter}, "true"]}
+    assert t["Parameters"][parameter]["Default"] == "false"
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == COST_EXPLORER_READS
