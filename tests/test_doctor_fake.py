@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import botocore.session
@@ -431,3 +432,44 @@ def test_a_short_refresh_interval_is_not_warned_about_by_doctor(fake, tmp_path):
     code, _, err = run("--config.file", path, "--log.level", "warning")
     assert code == 0
     assert "refresh_interval" not in err and "exporter.config" not in err
+
+
+def test_cost_explorer_reads_are_checked_with_a_sample_row(fake, tmp_path):
+    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    end = datetime.now(timezone.utc) + timedelta(days=40)
+    fake.seed(
+        OWN,
+        "us-east-1",
+        "ec2",
+        [
+            {
+                "ReservedInstancesId": "ri-sample",
+                "InstanceType": "m5.large",
+                "Start": end - timedelta(days=365),
+                "End": end,
+                "Duration": 365 * 86400,
+                "InstanceCount": 2,
+                "State": "active",
+                "ProductDescription": "Linux/UNIX",
+                "Scope": "Region",
+            }
+        ],
+    )
+    fake.set_utilization(OWN, "ec2", "ri-sample", 55.0)
+    path = write_config(
+        tmp_path, services=["ec2"], accounts=[{"name": "payer"}], cost_explorer={"enabled": True}
+    )
+    code, out, _ = run("--config.file", path, "--format", "json")
+    checks = {(c["check"], c["status"]): c["where"] for c in json.loads(out)["checks"]}
+    sample = checks[("ce:GetReservationUtilization", "ok")]
+    assert sample.startswith("sample: ec2 ri-sample of 111111111111 ends ")
+    assert sample.endswith("55% used")
+    assert ("ce:GetSavingsPlansUtilizationDetails", "ok") in checks
+    assert code == 0
+
+    fake.deny(OWN, "ce:GetSavingsPlansUtilizationDetails")
+    code, out, _ = run("--config.file", path, "--format", "json")
+    document = json.loads(out)
+    assert code == 1
+    (fix,) = document["fixes"]
+    assert fix["policy"] == read_policy(["ce:GetSavingsPlansUtilizationDetails"])

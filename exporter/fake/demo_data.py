@@ -739,6 +739,8 @@ def demo_config(layout: DemoLayout, refresh_interval: str = "5m") -> dict[str, A
         # accounts (configured ones win) and gives their tags and OU paths.
         "organizations": {"enabled": True},
         "owner_labels": {"team": "Team", "cost_center": "CostCenter"},
+        # The payer is the management account: utilization from Cost Explorer.
+        "cost_explorer": {"enabled": True},
     }
 
 
