@@ -242,3 +242,15 @@ def test_report_advises_from_the_utilization_in_every_format(org, tmp_path) -> N
     shown = {line.split()[4]: line.split()[-2:] for line in lines[1:]}
     assert shown[f"ri-{MEMBERS[0]}"] == ["42%", "resize"]
     assert shown[f"ri-{MEMBERS[2]}"] == ["10%", "let-lapse"]
+
+
+def test_the_monthly_cost_of_the_schedule_is_logged_at_start(org, caplog) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="exporter"):
+        h = Harness(BASE)
+        assert "at least 3 requests a read" in caplog.text
+        assert "about 270 a month, 2.70 USD" in caplog.text  # 3 x 90 reads of 8h
+        h.cycle()
+    read = "in 3 requests; at this size about 270 requests a month (2.70 USD) every 8h"
+    assert read in caplog.text
