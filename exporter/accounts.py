@@ -45,6 +45,18 @@ def safe_name(name: str) -> str:
     return printable(name)
 
 
+def role_account(config: Any, name: str, role_arn: str) -> Account:
+    """An account reached only to read something (Organizations, Cost Explorer)
+    through ``role_arn``, with the configured ExternalId and session name."""
+    return Account(
+        name=name,
+        account_id=account_of_arn(role_arn),
+        role_arn=role_arn,
+        external_id=config.defaults.external_id,
+        session_name=config.defaults.session_name,
+    )
+
+
 class DiscoveryMemory:
     """The last good Organizations listing, kept across config reloads.
 
@@ -214,13 +226,7 @@ class AccountDirectory:
         """The session that reads Organizations and the region to call it in."""
         org = self.config.organizations
         if org.role_arn:
-            reader = Account(
-                name="organizations-reader",
-                account_id=account_of_arn(org.role_arn),
-                role_arn=org.role_arn,
-                external_id=self.config.defaults.external_id,
-                session_name=self.config.defaults.session_name,
-            )
+            reader = role_account(self.config, "organizations-reader", org.role_arn)
             return self.factory.session_for(reader), home_region(partition_of_arn(org.role_arn))
         return self.factory.own(), home_region(self.partition())
 

@@ -427,19 +427,13 @@ class Refresher:
 
     def _tag_error(self, target: Target, exc: BaseException, first: bool = True) -> str:
         reason = failure_reason(exc)
-        self.telemetry.tag_read_errors.labels(
-            target.account, target.account_id, target.region, target.service, reason
-        ).inc()
-        log.log(
-            logging.WARNING if first else logging.DEBUG,
-            "owner labels: reading tags failed (kept what was read before): account=%s "
-            "account_id=%s region=%s service=%s reason=%s: %s",
-            target.account,
-            target.account_id,
-            target.region,
-            target.service,
+        _count_and_log(
+            self.telemetry.tag_read_errors,
+            target,
             reason,
-            describe_error(exc),
+            exc,
+            "owner labels: reading tags failed (kept what was read before)",
+            logging.WARNING if first else logging.DEBUG,
         )
         return reason
 
@@ -451,18 +445,7 @@ class Refresher:
 
     def _fail(self, target: Target, exc: BaseException, attempted: float, duration: float) -> None:
         reason = failure_reason(exc)
-        self.telemetry.refresh_errors.labels(
-            target.account, target.account_id, target.region, target.service, reason
-        ).inc()
-        log.warning(
-            "refresh failed: account=%s account_id=%s region=%s service=%s reason=%s: %s",
-            target.account,
-            target.account_id,
-            target.region,
-            target.service,
-            reason,
-            describe_error(exc),
-        )
+        _count_and_log(self.telemetry.refresh_errors, target, reason, exc, "refresh failed")
         self.store.record_failure(target, attempted_at=attempted, duration=duration, reason=reason)
 
     def _unknown_state(self, service: str, state: str) -> None:
@@ -514,6 +497,29 @@ class Refresher:
                 len(self.store),
             )
             self.ready.set()
+
+
+def _count_and_log(
+    counter: Any,
+    target: Target,
+    reason: str,
+    exc: BaseException,
+    what: str,
+    level: int = logging.WARNING,
+) -> None:
+    """Count a failure of ``target`` by reason, and log it with AWS's words."""
+    counter.labels(target.account, target.account_id, target.region, target.service, reason).inc()
+    log.log(
+        level,
+        "%s: account=%s account_id=%s region=%s service=%s reason=%s: %s",
+        what,
+        target.account,
+        target.account_id,
+        target.region,
+        target.service,
+        reason,
+        describe_error(exc),
+    )
 
 
 def _tag_group(target: Target) -> tuple[str, str, str]:

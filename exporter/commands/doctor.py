@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import ClientError
 
-from exporter.accounts import AccountDirectory
+from exporter.accounts import AccountDirectory, role_account
 from exporter.aws import AccountSession, ClientFactory, ProfileError, account_of_arn, home_region
 from exporter.aws.errors import describe_error, failure_reason
 from exporter.aws.profiles import Prompter
@@ -366,14 +366,9 @@ class Doctor:
     def _cost_explorer_client(self) -> Any:
         ce = self.config.cost_explorer
         if ce.role_arn:
-            reader = Account(
-                name="cost-explorer",
-                account_id=account_of_arn(ce.role_arn),
-                role_arn=ce.role_arn,
-                external_id=self.config.defaults.external_id,
-                session_name=self.config.defaults.session_name,
+            session = self.factory.session_for(
+                role_account(self.config, "cost-explorer", ce.role_arn)
             )
-            session = self.factory.session_for(reader)
         else:
             session = self.factory.own()
         return self.factory.client(session, "ce", home_region(session.partition))

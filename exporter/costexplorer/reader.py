@@ -14,12 +14,13 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
+from exporter.accounts import role_account
 from exporter.aws import home_region, partition_of_arn
 from exporter.aws.errors import deadline, describe_error, failure_reason
 from exporter.costexplorer.catalog import PRICE_PER_REQUEST, RI_SERVICES
 from exporter.costexplorer.merge import Overlay
 from exporter.costexplorer.source import read
-from exporter.model import GLOBAL_REGION, Account, Target
+from exporter.model import GLOBAL_REGION, Target
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +106,7 @@ class CostExplorerReader:
     def _read(self, config: Any, directory: Any, now: float) -> Any:
         ce = config.cost_explorer
         if ce.role_arn:
-            reader = Account(
-                name="cost-explorer",
-                account_id=ce.role_arn.split(":")[4],
-                role_arn=ce.role_arn,
-                external_id=config.defaults.external_id,
-                session_name=config.defaults.session_name,
-            )
-            session = self.factory.session_for(reader)
+            session = self.factory.session_for(role_account(config, "cost-explorer", ce.role_arn))
             region = home_region(partition_of_arn(ce.role_arn))
         else:
             session = self.factory.own()
