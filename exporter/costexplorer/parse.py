@@ -8,6 +8,7 @@ so the read fails loudly and the last good data stays; no date is guessed.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -140,7 +141,7 @@ def savings_plan_row(detail: Mapping[str, Any], now: float) -> Row:
         offering_type=attributes.get("PaymentOption") or "",
         plan_type=_plan_type(a("SavingsPlansType")),
         hourly_cost=_number(a("HourlyCommitment"), "HourlyCommitment", SP_CALL, row),
-        region=attributes.get("Region") or GLOBAL_REGION,
+        region=region_code(attributes.get("Region")),
         source="cost_explorer",
         utilization=_share(
             utilization.get("UtilizationPercentage"), "UtilizationPercentage", SP_CALL, row
@@ -153,6 +154,28 @@ def savings_plan_row(detail: Mapping[str, Any], now: float) -> Row:
         service="savingsplans",
         reservation=reservation,
     )
+
+
+@functools.cache
+def _region_names() -> dict[str, str]:
+    """botocore's region descriptions ("US East (N. Virginia)") -> region codes."""
+    import botocore.loaders
+
+    endpoints = botocore.loaders.create_loader().load_data("endpoints")
+    return {
+        info["description"]: code
+        for partition in endpoints["partitions"]
+        for code, info in partition["regions"].items()
+        if info.get("description")
+    }
+
+
+def region_code(value: Any) -> str:
+    """A plan's region as the exporter labels it: the code (Cost Explorer may
+    write the name), or ``global`` for ``Any`` or none."""
+    if not isinstance(value, str) or not value or value.lower() == "any":
+        return GLOBAL_REGION
+    return _region_names().get(value, value)
 
 
 def _account_id(value: str, call: str, row: str) -> str:
