@@ -103,3 +103,27 @@ def run_exporter(tmp_path):
         return RunningExporter(config, tmp_path, **options)
 
     return start
+
+
+def issued_secrets() -> set[str]:
+    """Every temporary credential the in-process fake handed out: each assumed
+    role's access key id, secret key and session token."""
+    from moto.sts.models import sts_backends
+
+    secrets: set[str] = set()
+    for account_id in sts_backends:
+        for partition in sts_backends[account_id]:
+            for role in sts_backends[account_id][partition].assumed_roles:
+                secrets.update({role.access_key_id, role.session_token, role.secret_access_key})
+    return secrets
+
+
+def leaked_fragments(text: str, secrets: set[str], size: int = 12) -> set[str]:
+    """Each ``size``-character piece of a secret that appears in ``text``: a
+    cut answer may show a secret only in part."""
+    return {
+        secret[i : i + size]
+        for secret in secrets
+        for i in range(max(1, len(secret) - size + 1))
+        if secret[i : i + size] in text
+    }

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.conftest import OWN_ACCOUNT
+from tests.integration.conftest import OWN_ACCOUNT, issued_secrets
 from tests.integration.test_core_slice import CONFIG, seed
 from tests.tooling import require_tool
 
@@ -129,18 +129,6 @@ def test_promtool_finds_only_the_documented_lint(process, tmp_path):
     assert lines == [ACCEPTED_LINT]
 
 
-def _issued_secrets(fake_env) -> set[str]:
-    """Every secret the fake handed out: session tokens and assumed secret keys."""
-    from moto.sts.models import sts_backends
-
-    secrets = {fake_env.credentials(OWN_ACCOUNT)[1]}
-    for account_id in sts_backends:
-        for partition in sts_backends[account_id]:
-            for role in sts_backends[account_id][partition].assumed_roles:
-                secrets.update({role.session_token, role.secret_access_key})
-    return secrets
-
-
 def test_debug_logs_contain_no_secret_key_or_session_token(process, fake_env):
     proc = process(CONFIG, "--log.level=debug")
     proc.wait_ready()
@@ -149,7 +137,7 @@ def test_debug_logs_contain_no_secret_key_or_session_token(process, fake_env):
     code, _ = proc.stop()
     assert code == 0
     output = proc.output()
-    secrets = _issued_secrets(fake_env)
+    secrets = issued_secrets() | {fake_env.credentials(OWN_ACCOUNT)[1]}
     assert len(secrets) >= 7  # own secret + 3 assumed roles x (token, secret)
     assert "DEBUG" in output  # debug logging was really on
     leaked = [s for s in secrets if s in output]
