@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import time
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +74,15 @@ def test_shard_auto_prefers_the_pod_index_then_the_hostname_suffix():
 def test_missing_config_file_exits_2(tmp_path, capsys):
     assert main([f"--config.file={tmp_path / 'nope.yaml'}", "--check-config"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_check_config_refuses_a_billion_laughs_quickly_with_exit_2(capsys):
+    path = Path(__file__).parent / "configs" / "yaml-billion-laughs.bad.yaml"
+    started = time.monotonic()
+    assert main([f"--config.file={path}", "--check-config"]) == 2
+    assert time.monotonic() - started < 5  # refused, never expanded
+    err = capsys.readouterr().err
+    assert "yaml-billion-laughs.bad.yaml:12:35: refused: with alias *lol4" in err
 
 
 def test_check_config_on_the_example_exits_0(capsys):
