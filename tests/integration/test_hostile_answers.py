@@ -10,6 +10,7 @@ import io
 import logging
 import re
 import time
+import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -295,6 +296,60 @@ def test_a_reload_keeps_the_last_good_organization_list(organization, logs) -> N
     samples = h.cycle()
     assert accounts_read(samples) == {"payer", "production"}
     assert discovery(samples)[0] == 0.0
+
+
+def test_a_hung_list_accounts_keeps_the_last_good_list_within_the_deadline(
+    organization, logs, monkeypatch
+) -> None:
+    monkeypatch.setattr(refresher_module, "DIRECTORY_DEADLINE", 3.0)
+    h = Harness(ORG_CONFIG, read_timeout=2, max_attempts=10)
+    first = h.cycle()
+    assert accounts_read(first) == {"payer", "production"}
+    when = discovery(first)[1]
+    organization.corrupt("hang", "organizations", "ListAccounts")
+    started = time.monotonic()
+    samples = h.cycle()
+    took = time.monotonic() - started
+    organization.reset()  # release the hung answer
+    # The deadline (3 s) plus at most one read timeout (2 s), not 10 attempts.
+    assert took < 12, took
+    assert discovery(samples) == (0.0, when)
+    assert accounts_read(samples) == {"payer", "production"}
+    assert "keeping the last good list of 2 accounts" in logs.getvalue()
+
+
+def test_a_reload_over_http_while_list_accounts_fails_keeps_every_discovered_account(
+    organization, run_exporter
+) -> None:
+    record = make_record(
+        "ec2",
+        rid="ri-discovered",
+        account_id=PROD,
+        region="us-east-1",
+        start=NOW - timedelta(days=100),
+        seconds=TERMS[1],
+        state="active",
+        offering=OFFERINGS["ec2"][0],
+    )
+    organization.seed(PROD, "us-east-1", "ec2", [record])
+    with run_exporter(ORG_CONFIG, enable_lifecycle=True) as running:
+        running.wait_ready()
+        samples = running.samples()[0]
+        assert accounts_read(samples) == {"payer", "production"}
+        assert "ri-discovered" in reservation_ids(samples)
+        organization.corrupt("garbage", "organizations", "ListAccounts")
+        request = urllib.request.Request(running.url + "/-/reload", method="POST", data=b"")
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.read() == b"config reloaded\n"
+        deadline = time.monotonic() + 30
+        while discovery(samples)[0] != 0.0:  # the cycle the reload started has run
+            assert time.monotonic() < deadline, discovery(samples)
+            time.sleep(0.1)
+            samples = running.samples()[0]
+        assert accounts_read(samples) == {"payer", "production"}
+        assert "ri-discovered" in reservation_ids(samples)
+        success = by_target(samples, "aws_reservation_refresh_success")
+        assert success[("production", "us-east-1", "ec2")] == 1.0
 
 
 def test_discovery_metrics_are_absent_when_discovery_is_off(fake_env) -> None:
