@@ -36,6 +36,9 @@ class ReservationStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._records: dict[Target, list[dict[str, Any]]] = {}
+        # (account, service) -> its store regions: Cost Explorer asks per account
+        # for every member of an organization, on every page.
+        self._regions: dict[tuple[str, str], set[str]] = {}
         self._arns: dict[Target, dict[str, str]] = {}  # reservation ARN -> id
         self._tags: dict[Target, dict[str, dict[str, str]]] = {}  # id -> tags
 
@@ -52,6 +55,7 @@ class ReservationStore:
         with self._lock:
             target = self._records.setdefault(key, [])
             target.extend(checked)
+            self._regions.setdefault((key[0], key[2]), set()).add(key[1])
             if spec.tags_operation:
                 arns = self._arns.setdefault(key, {})
                 for record in checked:
@@ -120,9 +124,8 @@ class ReservationStore:
         with self._lock:
             return [
                 (region, record)
-                for (account, region, name), records in sorted(self._records.items())
-                if account == account_id and name == service
-                for record in records
+                for region in sorted(self._regions.get((account_id, service), ()))
+                for record in self._records[(account_id, region, service)]
             ]
 
     def counts(self) -> dict[str, int]:
@@ -136,6 +139,7 @@ class ReservationStore:
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
+            self._regions.clear()
             self._arns.clear()
             self._tags.clear()
 
