@@ -43,6 +43,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.coverage
 	$(BIN)/python -m bench.slowclients
 	$(BIN)/python -m bench.landing
+	$(BIN)/python -m bench.costexplorer
 
 ## The README's screenshots of the landing page (docs/img/), from the demo data.
 screenshots: $(VENV)/.demo-installed tools

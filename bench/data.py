@@ -16,8 +16,12 @@ REGIONAL_SERVICES = tuple(s for s in SERVICES if s != "savingsplans")
 ROLE_NAME = "ReservationExporter"
 PAGE_SIZE = 100  # the fake's default page (and AWS's default MaxRecords)
 
-_BASE = datetime(2026, 1, 1, tzinfo=timezone.utc)
-_YEAR = 365 * 86400
+# Relative to today, so the data never ages out: starts 330 to 31 days ago,
+# ends 35 to 334 days ahead (every reservation active).
+_BASE = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
+    days=330
+)
+YEAR = 365 * 86400  # the term of every synthetic reservation
 
 
 def account_id(index: int) -> str:
@@ -38,7 +42,7 @@ def records_for(service: str, account: str, region: str, count: int) -> list[dic
 
     records = []
     for i in range(count):
-        start = _BASE + timedelta(days=(i * 7) % 300)
+        start = start_of(i)
         if service == "savingsplans":
             plan_id = f"sp-{account}-{i:05d}"
             records.append(
@@ -57,7 +61,7 @@ def records_for(service: str, account: str, region: str, count: int) -> list[dic
                 account_id=account,
                 region=region,
                 start=start,
-                seconds=_YEAR,
+                seconds=YEAR,
                 state="active",
                 offering=Offering(instance_type, product, payment, 1000.0, 0.012),
                 count=2,
@@ -66,6 +70,11 @@ def records_for(service: str, account: str, region: str, count: int) -> list[dic
             )
         )
     return records
+
+
+def start_of(i: int) -> datetime:
+    """When a target's ``i``-th synthetic reservation starts (it ends a YEAR later)."""
+    return _BASE + timedelta(days=(i * 7) % 300)
 
 
 # (type, product, payment option) of each regional service's reservations.

@@ -13,8 +13,10 @@ from typing import Any
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size so far, in MiB (Linux: ru_maxrss is KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """This process's peak resident set size so far, in MiB: VmHWM, which exec
+    resets (ru_maxrss keeps the forking parent's peak, which a child
+    started by a big benchmark parent would report as its own)."""
+    return _status_kib(None, "VmHWM") / 1024.0
 
 
 def rss_mb(pid: int | None = None) -> float:

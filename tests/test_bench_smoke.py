@@ -162,6 +162,23 @@ def test_slowclients_benchmark_counts_no_answer_to_abandoned_requests() -> None:
     assert "0 problem(s)" in out
 
 
+def test_costexplorer_benchmark_reads_the_organization_both_ways_exactly() -> None:
+    out = run_bench(
+        "bench.costexplorer", "--accounts", "25", "--sweep-accounts", "2", "--latency", "0.005"
+    )
+
+    # 25 accounts: 25 EC2, RDS, ElastiCache RIs and plans (2 pages of 20 each),
+    # 3 Redshift, OpenSearch, MemoryDB RIs (1 page each): 11 Cost Explorer
+    # requests, beside the management account's 102 listings and its identity.
+    assert "cost explorer: 114 calls, minimum 114, not ok 0 -> exact" in out
+    assert "GetReservationUtilization 9, GetSavingsPlansUtilizationDetails 2" in out
+    assert "sweep (2 accounts): 206 calls, minimum 206, not ok 0 -> exact" in out
+    assert "cost explorer: 109 of 109 reservations with their account and end date" in out
+    assert "sweep: 11 of 11 reservations" in out
+    assert re.search(r"\|\s+sweep \(x 12.5\) \|\s+25 \|\s+2575 \|", out), out
+    assert "0 correctness problem(s)" in out
+
+
 # --- the helpers behind the verdicts --------------------------------------------------
 
 
@@ -234,3 +251,20 @@ def test_linearity_accepts_a_start_up_floor_and_rejects_growth_that_speeds_up(ca
     # Nor is time per account growing by half.
     slower = _rows([(50, 7.0, 100.0), (500, 105.0, 190.0)])
     assert linearity(slower, regions=2) == 1
+
+
+def test_costexplorer_benchmark_call_check_names_what_differs() -> None:
+    from bench.costexplorer import compare, cost_explorer_calls
+
+    expected = cost_explorer_calls(45)  # 45 EC2 RIs: 3 pages of 20
+    assert expected["GetReservationUtilization"] == 3 + 3 + 3 + 1 + 1 + 1
+    assert expected["GetSavingsPlansUtilizationDetails"] == 3
+    calls = [
+        Call(OWN_ACCOUNT, "us-east-1", "ce", operation, "ok")
+        for operation, n in expected.items()
+        for _ in range(n)
+    ]
+    assert compare(calls, expected)["exact"]
+    check = compare(calls[:-1], expected)
+    assert (check["exact"], check["calls"], check["minimum"]) == (False, 117, 118)
+    assert sum(check["diff"].values()) == -1
