@@ -39,8 +39,9 @@ from exporter.telemetry import Telemetry
 log = logging.getLogger(__name__)
 
 # A target (or an account's AssumeRole and region listing) may spend this
-# long on requests in one cycle; a request already sent may then still take
-# a read timeout. A slower one fails with reason "timeout", keeping its data.
+# long on requests in one cycle, an answer already awaited included (its read
+# timeout shrinks to the time left; a connect may add CONNECT_TIMEOUT). A
+# slower one fails with reason "timeout", keeping its data.
 TARGET_DEADLINE = 90.0
 # Resolving accounts (own identity, profiles, Organizations ListAccounts).
 DIRECTORY_DEADLINE = 90.0

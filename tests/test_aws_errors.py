@@ -107,3 +107,23 @@ def test_deadline_stops_new_requests_and_nests_to_the_earlier_one() -> None:
     with deadline(-1), deadline(3600), pytest.raises(DeadlineExceeded):
         check_deadline()
     check_deadline()
+
+
+def test_a_request_sent_before_the_deadline_waits_at_most_the_time_left() -> None:
+    from botocore.awsrequest import AWSRequest
+    from botocore.config import Config
+
+    def sent(within: float | None, read_timeout: float = 20) -> dict:
+        request = AWSRequest(method="POST", url="https://sts.amazonaws.com/").prepare()
+        request.context = {"client_config": Config(read_timeout=read_timeout)}
+        if within is None:
+            check_deadline(request=request)
+        else:
+            with deadline(within):
+                check_deadline(request=request)
+        return request.context
+
+    assert "read_timeout" not in sent(None)  # no deadline: the client's own
+    assert 2.5 < sent(3)["read_timeout"] <= 3  # the time left, not 20 s
+    assert sent(3600)["read_timeout"] == 20  # never longer than the client's
+    assert sent(3600, read_timeout=7)["read_timeout"] == 7

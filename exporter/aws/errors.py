@@ -243,8 +243,10 @@ _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 def deadline(seconds: float) -> Iterator[None]:
     """Requests made inside the block (retries included) stop after ``seconds``.
 
-    A request already sent runs to its read timeout; no new one starts.
-    Nested blocks keep the earlier deadline.
+    No request starts after it, and one that starts waits for its answer at
+    most the time left (see ``check_deadline``): a hung answer ends the block
+    at the deadline, plus at most a connect timeout. Nested blocks keep the
+    earlier deadline.
     """
     outer = _DEADLINE.get()
     mine = time.monotonic() + seconds
@@ -255,11 +257,25 @@ def deadline(seconds: float) -> Iterator[None]:
         _DEADLINE.reset(token)
 
 
-def check_deadline(**_: Any) -> None:
-    """botocore ``before-send`` hook (and a check between pages)."""
+def check_deadline(request: Any = None, **_: Any) -> None:
+    """botocore ``before-send`` hook (and a check between pages).
+
+    Refuses a request once the deadline has passed, and gives one sent before
+    it a read timeout no longer than the time left: botocore (1.44 and later)
+    takes a per-request ``read_timeout`` from the request's context. Without
+    it, an answer that never comes would hold the caller a whole read timeout
+    past the deadline.
+    """
     limit = _DEADLINE.get()
-    if limit is not None and time.monotonic() > limit:
+    if limit is None:
+        return
+    left = limit - time.monotonic()
+    if left <= 0:
         raise DeadlineExceeded("ran out of time; no further request sent")
+    context = getattr(request, "context", None)
+    if isinstance(context, dict):
+        configured = getattr(context.get("client_config"), "read_timeout", None)
+        context["read_timeout"] = left if configured is None else min(configured, left)
     # Returns None: a value from before-send would be taken as the response.
 
 
