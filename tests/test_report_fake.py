@@ -7,11 +7,14 @@ import csv
 import io
 import json
 import os
+import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import yaml
 
+import exporter
 from exporter.commands import report
 from exporter.fake import FakeAws
 
@@ -366,3 +369,23 @@ def test_demo_mode_reports_the_demo_data(server, monkeypatch):
     days = [r["days_left"] for r in rows]
     assert days == sorted(days)
     assert os.environ["AWS_PROFILE"] == "must-be-ignored"  # restored afterwards
+
+
+def test_the_readme_sample_is_real_demo_output(server):
+    """README's report sample: its header and every row, end date aside (the
+    demo's dates follow today), are lines the command really prints."""
+    server.reset()
+    code, out, err = run("--demo", "--within", "16d", "--format", "table")
+    assert code == 0, err
+    readme = (Path(exporter.__file__).resolve().parents[1] / "README.md").read_text()
+    sample = readme.split("`report --demo --within 16d`", 1)[1].split("```\n", 2)[1]
+
+    def undated(line: str) -> str:
+        return re.sub(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "YYYY-MM-DD HH:MM", line.rstrip())
+
+    printed = [undated(line) for line in out.splitlines()]
+    lines = [undated(line) for line in sample.splitlines()]
+    assert lines[0] == printed[0]  # the same columns, the same widths
+    assert len(lines) >= 5
+    missing = [line for line in lines[1:] if line not in printed]
+    assert missing == [], "README rows the demo does not print:\n" + "\n".join(missing)
