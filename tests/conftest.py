@@ -9,8 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from exporter.fake import FakeAws
-
-OWN = "111111111111"  # the account the exporter's own credentials belong to
+from tests.support import OWN_ACCOUNT
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +21,10 @@ def server() -> Iterator[FakeAws]:
 
 @pytest.fixture
 def isolated_fake(server: FakeAws, monkeypatch: pytest.MonkeyPatch) -> FakeAws:
-    """A clean fake; the environment reaches only it, as the OWN account."""
+    """A clean fake; the environment reaches only it, as OWN_ACCOUNT."""
     server.reset()
     for key in list(os.environ):
         monkeypatch.delenv(key)
-    for key, value in server.env(OWN).items():
+    for key, value in server.env(OWN_ACCOUNT).items():
         monkeypatch.setenv(key, value)
     return server

@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 from bench import data
 from bench.measure import percentile
@@ -20,8 +19,7 @@ from bench.refresh import (
     listing_calls,
 )
 from exporter.fake import Call
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
 
 
 def run_bench(*args: str, timeout: float = 600) -> str:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from exporter.collector import prepare, render
 from exporter.model import Reservation, Target, TargetResult
 from exporter.store import SnapshotStore
+from tests.support import parse_samples
 
 NOW = 1_750_000_000.0
 TARGET = Target("prod", "111111111111", "us-east-1", "ec2")
@@ -27,31 +26,25 @@ def _reservation(rid: str, end: float, **kw) -> Reservation:
     return Reservation(**fields)
 
 
-def _samples(text: str) -> dict[tuple[str, tuple], float]:
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return out
-
-
 def test_days_until_expiry_is_computed_at_render_time():
     result = TargetResult(TARGET, (_reservation("ri-1", NOW + 2.5 * 86400),), True, NOW, 0.1, NOW)
     prepared = prepare(result)
-    ident = (
-        ("account", "prod"),
-        ("account_id", "111111111111"),
-        ("region", "us-east-1"),
-        ("reservation_id", "ri-1"),
-        ("service", "ec2"),
+    ident = frozenset(
+        {
+            "account": "prod",
+            "account_id": "111111111111",
+            "region": "us-east-1",
+            "reservation_id": "ri-1",
+            "service": "ec2",
+        }.items()
     )
-    first = _samples(render([prepared], NOW))
-    later = _samples(render([prepared], NOW + 86400))
+    first = parse_samples(render([prepared], NOW))
+    later = parse_samples(render([prepared], NOW + 86400))
     assert first[("aws_reservation_days_until_expiry", ident)] == 2.5
     assert later[("aws_reservation_days_until_expiry", ident)] == 1.5
     assert first[("aws_reservation_expiry_timestamp_seconds", ident)] == NOW + 2.5 * 86400
     assert first[("aws_reservation_instances", ident)] == 2
-    money = tuple(sorted((*ident, ("currency", "USD"))))
+    money = ident | {("currency", "USD")}
     assert first[("aws_reservation_hourly_cost", money)] == 0.2
     assert first[("aws_reservation_upfront_cost", money)] == 100.0
 
@@ -66,7 +59,7 @@ def test_label_values_are_escaped_and_parse_back():
         0.1,
         NOW,
     )
-    samples = _samples(render([prepare(result)], NOW))
+    samples = parse_samples(render([prepare(result)], NOW))
     infos = [labels for (name, labels) in samples if name == "aws_reservation_info"]
     assert len(infos) == 1
     assert dict(infos[0])["account"] == nasty
@@ -78,7 +71,7 @@ def test_savings_plan_has_no_instances_series_and_uses_its_region():
     result = TargetResult(
         Target("prod", "111111111111", "global", "savingsplans"), (sp,), True, NOW, 0.1, NOW
     )
-    samples = _samples(render([prepare(result)], NOW))
+    samples = parse_samples(render([prepare(result)], NOW))
     assert not [k for k in samples if k[0] == "aws_reservation_instances"]
     regions = {dict(k[1])["region"] for k in samples if k[0] == "aws_reservation_info"}
     assert regions == {"global"}
@@ -95,12 +88,14 @@ def test_failed_target_keeps_last_good_data_and_last_success_time():
     store = SnapshotStore()
     store.record_success(TARGET, [_reservation("ri-1", NOW + 86400)], attempted_at=NOW, duration=1)
     store.record_failure(TARGET, attempted_at=NOW + 60, duration=2, reason="throttled")
-    samples = _samples(render(store.snapshot(), NOW + 60))
-    health = (
-        ("account", "prod"),
-        ("account_id", "111111111111"),
-        ("region", "us-east-1"),
-        ("service", "ec2"),
+    samples = parse_samples(render(store.snapshot(), NOW + 60))
+    health = frozenset(
+        {
+            "account": "prod",
+            "account_id": "111111111111",
+            "region": "us-east-1",
+            "service": "ec2",
+        }.items()
     )
     assert samples[("aws_reservation_refresh_success", health)] == 0
     assert samples[("aws_reservation_refresh_last_success_timestamp_seconds", health)] == NOW
@@ -111,7 +106,7 @@ def test_failed_target_keeps_last_good_data_and_last_success_time():
 def test_never_successful_target_has_no_last_success_series():
     store = SnapshotStore()
     store.record_failure(TARGET, attempted_at=NOW, duration=1, reason="denied")
-    samples = _samples(render(store.snapshot(), NOW))
+    samples = parse_samples(render(store.snapshot(), NOW))
     names = {k[0] for k in samples}
     assert "aws_reservation_refresh_success" in names
     assert "aws_reservation_refresh_last_success_timestamp_seconds" not in names

@@ -13,8 +13,8 @@ import botocore
 import pytest
 
 from exporter.config import ConfigError, load_config
+from tests.support import CONFIGS
 
-CONFIGS = Path(__file__).parent / "configs"
 BAD = sorted(CONFIGS.glob("*.bad.yaml"))
 ERROR_PREFIX = "# error: "
 

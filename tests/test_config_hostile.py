@@ -20,8 +20,8 @@ from exporter.config import (
     load_config,
     parse_config,
 )
+from tests.support import CONFIGS
 
-CONFIGS = Path(__file__).parent / "configs"
 HEAD = "regions: [us-east-1]\naccounts:\n  - name: payer\n"
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-EXPORTER = Path(__file__).resolve().parents[1] / "exporter"
+from tests.support import ROOT
+
+EXPORTER = ROOT / "exporter"
 PACKAGE = EXPORTER / "config"
 
 # The config modules each may import, besides modules outside the package.

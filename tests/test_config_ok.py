@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import botocore.session
 import pytest
@@ -12,9 +11,9 @@ from pydantic import ValidationError
 from exporter.config import Config, load_config, parse_config
 from exporter.model import Account
 from exporter.services import SERVICE_NAMES
+from tests.support import CONFIGS, ROOT
 
-CONFIGS = Path(__file__).parent / "configs"
-EXAMPLE = Path(__file__).parent.parent / "config.example.yaml"
+EXAMPLE = ROOT / "config.example.yaml"
 
 
 def load(name: str) -> Config:

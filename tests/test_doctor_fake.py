@@ -18,9 +18,9 @@ from exporter.commands import doctor
 from exporter.commands.doctor import principal_of, read_policy
 from exporter.fake import FakeAws, credentials_for
 from exporter.services import REGISTRY
+from tests.support import OWN_ACCOUNT, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-OWN, PROD, STAGING, MEMBER = "111111111111", "222222222222", "333333333333", "444444444444"
+PROD, STAGING, MEMBER = "222222222222", "333333333333", "444444444444"
 ROLE = "arn:aws:iam::{}:role/ReservationExporter"
 
 
@@ -54,8 +54,8 @@ def run(*argv: str, prompter=None) -> tuple[int, str, str]:
 @pytest.fixture
 def broken(fake: FakeAws, tmp_path: Path) -> str:
     """production's role wants another ExternalId; staging may not list RDS reservations."""
-    fake.add_role(ROLE.format(PROD), external_id="right-id", trusted_account_ids=[OWN])
-    fake.add_role(ROLE.format(STAGING), trusted_account_ids=[OWN])
+    fake.add_role(ROLE.format(PROD), external_id="right-id", trusted_account_ids=[OWN_ACCOUNT])
+    fake.add_role(ROLE.format(STAGING), trusted_account_ids=[OWN_ACCOUNT])
     fake.deny(STAGING, "rds:DescribeReservedDBInstances")
     return write_config(tmp_path)
 
@@ -68,7 +68,7 @@ def test_json_names_the_refused_role_and_the_denied_action(fake, broken):
     code, out, _ = run("--config.file", broken, "--format", "json")
     assert code == 1
     document = json.loads(out)
-    identity = fake.client("sts", OWN).get_caller_identity()["Arn"]
+    identity = fake.client("sts", OWN_ACCOUNT).get_caller_identity()["Arn"]
     assert document["ok"] is False
     assert document["identity"] == identity
     assert checks_of(document) == {
@@ -130,8 +130,8 @@ def test_table_output_lists_causes_and_a_policy_to_paste(broken):
 
 
 def test_everything_allowed_exits_0(fake, tmp_path):
-    fake.add_role(ROLE.format(PROD), external_id="right-id", trusted_account_ids=[OWN])
-    fake.add_role(ROLE.format(STAGING), trusted_account_ids=[OWN])
+    fake.add_role(ROLE.format(PROD), external_id="right-id", trusted_account_ids=[OWN_ACCOUNT])
+    fake.add_role(ROLE.format(STAGING), trusted_account_ids=[OWN_ACCOUNT])
     path = write_config(
         tmp_path,
         accounts=[
@@ -148,8 +148,10 @@ def test_everything_allowed_exits_0(fake, tmp_path):
 
 
 def test_chained_role_refusal_names_the_via_role_as_principal(fake, tmp_path):
-    fake.add_role(ROLE.format(PROD), trusted_account_ids=[OWN])
-    fake.add_role(ROLE.format(STAGING), trusted_account_ids=[OWN])  # not trusting production
+    fake.add_role(ROLE.format(PROD), trusted_account_ids=[OWN_ACCOUNT])
+    fake.add_role(
+        ROLE.format(STAGING), trusted_account_ids=[OWN_ACCOUNT]
+    )  # not trusting production
     path = write_config(
         tmp_path,
         services=["savingsplans"],
@@ -193,7 +195,7 @@ def test_an_account_behind_a_refused_role_is_not_blamed(fake, tmp_path):
 
 def test_regions_all_needs_describe_regions(fake, tmp_path):
     path = write_config(tmp_path, regions="all", services=["rds"], accounts=[{"name": "payer"}])
-    fake.deny(OWN, "ec2:DescribeRegions")
+    fake.deny(OWN_ACCOUNT, "ec2:DescribeRegions")
     code, out, _ = run("--config.file", path, "--format", "json")
     assert code == 1
     document = json.loads(out)
@@ -205,20 +207,25 @@ def test_regions_all_probes_every_enabled_region(fake, tmp_path):
     path = write_config(tmp_path, regions="all", services=["rds"], accounts=[{"name": "payer"}])
     code, out, _ = run("--config.file", path, "--format", "json")
     assert code == 0
-    listed = {r["RegionName"] for r in fake.client("ec2", OWN).describe_regions()["Regions"]}
+    listed = {
+        r["RegionName"] for r in fake.client("ec2", OWN_ACCOUNT).describe_regions()["Regions"]
+    }
     # moto lists China and GovCloud regions too; only those with an aws-partition endpoint count.
     regions = listed & set(botocore.session.get_session().get_available_regions("rds"))
     checks = {c["check"]: c for c in json.loads(out)["checks"]}
     assert checks["ec2:DescribeRegions"]["where"] == f"{len(listed)} regions"
-    probed = {c.region for c in fake.calls(account_id=OWN, operation="DescribeReservedDBInstances")}
+    probed = {
+        c.region
+        for c in fake.calls(account_id=OWN_ACCOUNT, operation="DescribeReservedDBInstances")
+    }
     assert probed == regions
 
 
 def test_organizations_discovery_is_checked_and_its_accounts_too(fake, tmp_path):
-    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    fake.add_org_account(OWN_ACCOUNT, "payer", management_account_id=OWN_ACCOUNT)
     fake.add_org_account(MEMBER, "member")
     fake.add_org_account(PROD, "no-role-yet")
-    fake.add_role(ROLE.format(MEMBER), trusted_account_ids=[OWN])
+    fake.add_role(ROLE.format(MEMBER), trusted_account_ids=[OWN_ACCOUNT])
     path = write_config(
         tmp_path,
         services=["savingsplans"],
@@ -234,7 +241,7 @@ def test_organizations_discovery_is_checked_and_its_accounts_too(fake, tmp_path)
     assert ("no-role-yet", "sts:AssumeRole role/ReservationExporter", "denied", "") in checks
     assert [f["account"] for f in document["fixes"]] == ["no-role-yet"]
 
-    fake.deny(OWN, "organizations:ListAccounts")
+    fake.deny(OWN_ACCOUNT, "organizations:ListAccounts")
     code, out, _ = run("--config.file", path, "--format", "json")
     assert code == 1
     fix = json.loads(out)["fixes"][0]
@@ -243,10 +250,10 @@ def test_organizations_discovery_is_checked_and_its_accounts_too(fake, tmp_path)
 
 
 def test_owner_reads_are_checked_and_a_denied_one_gets_its_policy(fake, tmp_path):
-    fake.add_org_account(OWN, "payer", management_account_id=OWN)
-    fake.add_role(ROLE.format(STAGING), trusted_account_ids=[OWN])
+    fake.add_org_account(OWN_ACCOUNT, "payer", management_account_id=OWN_ACCOUNT)
+    fake.add_role(ROLE.format(STAGING), trusted_account_ids=[OWN_ACCOUNT])
     fake.deny(STAGING, "rds:ListTagsForResource")
-    fake.deny(OWN, "organizations:ListParents")
+    fake.deny(OWN_ACCOUNT, "organizations:ListParents")
     path = write_config(
         tmp_path,
         regions=["us-east-1"],
@@ -288,10 +295,10 @@ def test_owner_reads_are_checked_and_a_denied_one_gets_its_policy(fake, tmp_path
 
 
 def test_a_refused_mfa_code_is_named_as_such(fake, tmp_path, monkeypatch):
-    serial = f"arn:aws:iam::{OWN}:mfa/alice"
+    serial = f"arn:aws:iam::{OWN_ACCOUNT}:mfa/alice"
     fake.add_mfa_device(serial, "123456")
     fake.add_role(ROLE.format(PROD), mfa_serial=serial)
-    key, secret = credentials_for(OWN)
+    key, secret = credentials_for(OWN_ACCOUNT)
     (tmp_path / "credentials").write_text(
         f"[me]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n"
     )
@@ -354,15 +361,15 @@ RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202e]")
 
 
 def test_hostile_account_names_from_organizations_reach_the_terminal_escaped(fake, tmp_path):
-    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    fake.add_org_account(OWN_ACCOUNT, "payer", management_account_id=OWN_ACCOUNT)
     fake.add_org_account(MEMBER, "=cmd|' /C calc'!A0")
     fake.add_org_account(EVIL, FORGING_NAME)  # no role: AssumeRole is refused
-    fake.add_role(ROLE.format(MEMBER), trusted_account_ids=[OWN])
+    fake.add_role(ROLE.format(MEMBER), trusted_account_ids=[OWN_ACCOUNT])
     path = write_config(
         tmp_path,
         services=["savingsplans"],
         accounts=[{"name": "payer"}],
-        organizations={"enabled": True, "exclude": [OWN]},
+        organizations={"enabled": True, "exclude": [OWN_ACCOUNT]},
     )
     code, out, err = run("--config.file", path, "--log.level", "debug")
     assert code == 1
@@ -435,10 +442,10 @@ def test_a_short_refresh_interval_is_not_warned_about_by_doctor(fake, tmp_path):
 
 
 def test_cost_explorer_reads_are_checked_with_a_sample_row(fake, tmp_path):
-    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    fake.add_org_account(OWN_ACCOUNT, "payer", management_account_id=OWN_ACCOUNT)
     end = datetime.now(timezone.utc) + timedelta(days=40)
     fake.seed(
-        OWN,
+        OWN_ACCOUNT,
         "us-east-1",
         "ec2",
         [
@@ -455,7 +462,7 @@ def test_cost_explorer_reads_are_checked_with_a_sample_row(fake, tmp_path):
             }
         ],
     )
-    fake.set_utilization(OWN, "ec2", "ri-sample", 55.0)
+    fake.set_utilization(OWN_ACCOUNT, "ec2", "ri-sample", 55.0)
     path = write_config(
         tmp_path, services=["ec2"], accounts=[{"name": "payer"}], cost_explorer={"enabled": True}
     )
@@ -467,7 +474,7 @@ def test_cost_explorer_reads_are_checked_with_a_sample_row(fake, tmp_path):
     assert ("ce:GetSavingsPlansUtilizationDetails", "ok") in checks
     assert code == 0
 
-    fake.deny(OWN, "ce:GetSavingsPlansUtilizationDetails")
+    fake.deny(OWN_ACCOUNT, "ce:GetSavingsPlansUtilizationDetails")
     code, out, _ = run("--config.file", path, "--format", "json")
     document = json.loads(out)
     assert code == 1

@@ -12,8 +12,9 @@ import yaml
 
 from exporter.commands import doctor
 from exporter.fake import FakeAws
+from tests.support import OWN_ACCOUNT
 
-OWN, PROD = "111111111111", "222222222222"
+PROD = "222222222222"
 ROLE = f"arn:aws:iam::{PROD}:role/ReservationExporter"
 LEAKS = re.compile(r"ASIA[A-Z0-9]{16}|SecretAccessKey|SessionToken|[A-Za-z0-9/+]{40,}")
 
@@ -22,7 +23,7 @@ LEAKS = re.compile(r"ASIA[A-Z0-9]{16}|SecretAccessKey|SessionToken|[A-Za-z0-9/+]
 def test_doctor_says_the_answer_was_unreadable_and_shows_no_credential(
     isolated_fake: FakeAws, tmp_path: Path, kind: str
 ) -> None:
-    isolated_fake.add_role(ROLE, trusted_account_ids=[OWN])
+    isolated_fake.add_role(ROLE, trusted_account_ids=[OWN_ACCOUNT])
     isolated_fake.corrupt(kind, "sts", "AssumeRole")
     path = tmp_path / "config.yaml"
     path.write_text(

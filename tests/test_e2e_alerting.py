@@ -29,7 +29,6 @@ from exporter.fake import FakeAws
 from exporter.fake.demo_data import Offering, make_record
 from tests.alerting_support import (
     WebhookSink,
-    free_port,
     http_json,
     prometheus_query,
     running_alertmanager,
@@ -37,13 +36,14 @@ from tests.alerting_support import (
     wait_until,
     webhook_receivers,
 )
+from tests.support import OWN_ACCOUNT, ROOT, free_port
 from tests.test_monitoring_dashboard import load as load_dashboard
 from tests.test_monitoring_dashboard import queries as dashboard_queries
 
 pytestmark = pytest.mark.tools
 
-MONITORING = Path(__file__).resolve().parents[1] / "monitoring"
-OWN = "111111111111"  # account "finance": the exporter's own credentials
+MONITORING = ROOT / "monitoring"
+# OWN_ACCOUNT is account "finance": the exporter's own credentials.
 SANDBOX = "222222222222"  # account "sandbox": assumed role, EC2 listing denied
 SANDBOX_ROLE = f"arn:aws:iam::{SANDBOX}:role/ReservationExporter"
 DAY = 86400
@@ -81,7 +81,7 @@ def seed(fake: FakeAws, now: datetime) -> None:
         return make_record(
             "ec2",
             rid=rid,
-            account_id=OWN,
+            account_id=OWN_ACCOUNT,
             region="us-east-1",
             start=start or end - timedelta(seconds=YEAR),
             seconds=YEAR,
@@ -95,7 +95,7 @@ def seed(fake: FakeAws, now: datetime) -> None:
         return make_record(
             "rds",
             rid=rid,
-            account_id=OWN,
+            account_id=OWN_ACCOUNT,
             region="us-east-1",
             start=start or end - timedelta(seconds=YEAR),
             seconds=YEAR,
@@ -111,7 +111,7 @@ def seed(fake: FakeAws, now: datetime) -> None:
 
     renewed_end = now + timedelta(days=20)
     fake.seed(
-        OWN,
+        OWN_ACCOUNT,
         "us-east-1",
         "ec2",
         [
@@ -145,14 +145,14 @@ def seed(fake: FakeAws, now: datetime) -> None:
         ],
     )
     fake.seed(
-        OWN,
+        OWN_ACCOUNT,
         "us-east-1",
         "rds",
         [
             make_record(
                 "rds",
                 rid="rds-critical",
-                account_id=OWN,
+                account_id=OWN_ACCOUNT,
                 region="us-east-1",
                 start=now + timedelta(hours=12) - timedelta(seconds=YEAR),
                 seconds=YEAR,
@@ -185,7 +185,7 @@ def seed(fake: FakeAws, now: datetime) -> None:
         ],
     )
     # finance has no Team: its alerts fall back to FinOps by severity.
-    fake.add_org_account(OWN, "finance", management_account_id=OWN)
+    fake.add_org_account(OWN_ACCOUNT, "finance", management_account_id=OWN_ACCOUNT)
     fake.add_org_account(SANDBOX, "sandbox", tags={"Team": "search"}, ou_path="Sandbox")
 
 
@@ -273,7 +273,7 @@ def start_exporter(fake: FakeAws, workdir: Path) -> tuple[subprocess.Popen[bytes
             f"--config.file={workdir / 'exporter.yaml'}",
             f"--web.listen-address=127.0.0.1:{port}",
         ],
-        env=fake.env(OWN),
+        env=fake.env(OWN_ACCOUNT),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -298,15 +298,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with FakeAws() as fake, WebhookSink() as sink:
         fake.reset()
         seed(fake, datetime.now(timezone.utc))
-        sns_client = fake.client("sns", account_id=OWN)
-        sqs = fake.client("sqs", account_id=OWN)
+        sns_client = fake.client("sns", account_id=OWN_ACCOUNT)
+        sqs = fake.client("sqs", account_id=OWN_ACCOUNT)
         topic_arn = sns_client.create_topic(Name="aws-reservations-finops")["TopicArn"]
         queue_url = sqs.create_queue(QueueName="finops")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
         sns_client.subscribe(
             TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"]
         )
-        key, secret = fake.credentials(OWN)
+        key, secret = fake.credentials(OWN_ACCOUNT)
         sns = {"endpoint": fake.endpoint_url, "topic_arn": topic_arn, "key": key, "secret": secret}
         (workdir / "alertmanager.yaml").write_text(
             yaml.safe_dump(alertmanager_config(sink, sns), sort_keys=False)
@@ -470,7 +470,7 @@ def test_alerts_reach_the_team_that_owns_the_reservation(stack: Stack) -> None:
     # A reservation's own tag...
     urgent = delivered_to(stack, "team-payments")["ri-urgent"]
     assert (urgent["team"], urgent["account"]) == ("payments", "finance")
-    assert urgent["ou_path"] == "Root" and urgent["payer_account_id"] == OWN
+    assert urgent["ou_path"] == "Root" and urgent["payer_account_id"] == OWN_ACCOUNT
     # ... else its account's tag, with the account's OU.
     sandbox = delivered_to(stack, "team-search")["rds-sandbox"]
     assert (sandbox["team"], sandbox["ou_path"]) == ("search", "Root/Sandbox")
@@ -495,7 +495,7 @@ def rule_evaluation_failures(stack: Stack) -> float:
 def test_a_tag_change_moves_the_alert_without_a_rule_failure(stack: Stack) -> None:
     wait_until(lambda: "ri-urgent" in delivered_to(stack, "team-payments"), 120, "payments")
     before = rule_evaluation_failures(stack)
-    stack.fake.tag_reservation(OWN, "us-east-1", "ec2", "ri-urgent", {"Team": "search"})
+    stack.fake.tag_reservation(OWN_ACCOUNT, "us-east-1", "ec2", "ri-urgent", {"Team": "search"})
     # The next refresh (15 s) reads the new tag; the alert now carries it.
     wait_until(lambda: "ri-urgent" in delivered_to(stack, "team-search"), 120, "search")
     assert delivered_to(stack, "team-search")["ri-urgent"]["team"] == "search"

@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 
 from exporter.collector import render
 from exporter.config import parse_config
 from exporter.fake import FakeAws
 from exporter.fake.demo_data import demo_config, seed_demo
+from tests.support import GOLDEN as GOLDEN_DIR
 
-GOLDEN = Path(__file__).parent / "golden" / "metrics.txt"
+GOLDEN = GOLDEN_DIR / "metrics.txt"
 # Read at import: the fake's fixture empties the environment for the test.
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)

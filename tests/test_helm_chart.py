@@ -24,9 +24,9 @@ import yaml
 import exporter
 from exporter.config import AccountConfig, Config, Defaults, Organizations, Renewal, parse_config
 from exporter.webconfig import parse_web_config
+from tests.support import ROOT
 from tests.tooling import require_tool
 
-ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "aws-reservation-exporter"
 CI_FILES = sorted((CHART / "ci").glob("*-values.yaml"))
 RELEASE = "are"

@@ -22,9 +22,9 @@ import helm_python as helm
 import pytest
 import yaml
 
+from tests.support import ROOT
 from tests.tooling import require_tool
 
-ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "aws-reservation-exporter"
 CHECKER = ROOT / "helm" / "schema-check"
 OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}

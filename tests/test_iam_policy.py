@@ -25,13 +25,12 @@ import pytest
 from cfnlint.decode import decode
 
 from exporter.services import REGISTRY
+from tests.support import OWN_ACCOUNT, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 IAM = ROOT / "iam"
 POLICY = json.loads((IAM / "policy.json").read_text())
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
 
-OWN_ACCOUNT = "111111111111"
 MEMBER_ACCOUNT = "222222222222"
 MANAGEMENT_ACCOUNT = "999999999999"
 DISCOVERED_ACCOUNT = "333333333333"

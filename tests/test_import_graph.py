@@ -12,7 +12,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "exporter"
+from tests.support import ROOT
+
+PACKAGE = ROOT / "exporter"
 
 
 def module_name(path: Path) -> str:

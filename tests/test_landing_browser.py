@@ -14,11 +14,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.app import Exporter, ServeOptions
 from exporter.config import load_config
 from exporter.demo import demo_environment
+from tests.support import parse_samples
 from tests.tooling import require_tool
 
 pytestmark = pytest.mark.tools
@@ -103,18 +103,15 @@ def expected_tiers(base: str) -> dict[str, tuple[int, int, dict[str, float]]]:
     days: dict[tuple, float] = {}
     ratio: dict[tuple, float] = {}
     cost: dict[tuple, tuple[str, float]] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            labels = s.labels
-            key = tuple(
-                labels.get(k) for k in ("account_id", "region", "service", "reservation_id")
-            )
-            if s.name == "aws_reservation_days_until_expiry":
-                days[key] = s.value
-            elif s.name == "aws_reservation_renewal_covered_ratio":
-                ratio[key] = s.value
-            elif s.name == "aws_reservation_renewal_uncovered_hourly_cost":
-                cost[key] = (labels["currency"], s.value)
+    for (name, series), value in parse_samples(text).items():
+        labels = dict(series)
+        key = tuple(labels.get(k) for k in ("account_id", "region", "service", "reservation_id"))
+        if name == "aws_reservation_days_until_expiry":
+            days[key] = value
+        elif name == "aws_reservation_renewal_covered_ratio":
+            ratio[key] = value
+        elif name == "aws_reservation_renewal_uncovered_hourly_cost":
+            cost[key] = (labels["currency"], value)
     thresholds = {"notice": 60, "warning": 30, "urgent": 7, "critical": 1}
     out = {}
     for tier, limit in thresholds.items():

@@ -20,9 +20,10 @@ from tests.alerting_support import (
     wait_until,
     webhook_receivers,
 )
+from tests.support import ROOT
 from tests.tooling import require_tool
 
-MONITORING = Path(__file__).resolve().parents[1] / "monitoring"
+MONITORING = ROOT / "monitoring"
 EXAMPLE = MONITORING / "alertmanager.example.yaml"
 ROUTE_CASES = yaml.safe_load((MONITORING / "alertmanager_routes_test.yaml").read_text())
 

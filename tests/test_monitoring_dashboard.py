@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support import ROOT
 from tests.tooling import require_tool
 
-ROOT = Path(__file__).resolve().parents[1]
 MONITORING = ROOT / "monitoring"
 DASHBOARD = MONITORING / "dashboard.json"
 SCHEMA_CHECK = MONITORING / "schema-check"

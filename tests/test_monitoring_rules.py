@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support import ROOT
 from tests.tooling import require_tool
 
-MONITORING = Path(__file__).resolve().parents[1] / "monitoring"
+MONITORING = ROOT / "monitoring"
 RULES = MONITORING / "alerts.yaml"
 RULE_TESTS = MONITORING / "alerts_test.yaml"
 RUNBOOK = MONITORING / "RUNBOOK.md"

@@ -14,8 +14,8 @@ import yaml
 
 from exporter.commands import report
 from exporter.fake import FakeAws
+from tests.support import OWN_ACCOUNT
 
-OWN = "111111111111"
 STAGING = "333333333333"
 ROLE = f"arn:aws:iam::{STAGING}:role/ReservationExporter"
 AT = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -33,7 +33,7 @@ def rds(
     count: int = 1,
     usage: float = 0.1,
     state: str = "active",
-    account: str = OWN,
+    account: str = OWN_ACCOUNT,
 ):
     end = AT + timedelta(days=end_days)
     return {
@@ -92,12 +92,15 @@ def savings_plan(pid: str, end_days: float):
 @pytest.fixture
 def seeded(fake: FakeAws, tmp_path) -> str:
     """Two accounts (own credentials and an assumed role); returns the config path."""
-    fake.add_role(ROLE, trusted_account_ids=[OWN])
-    fake.seed(OWN, "us-east-1", "rds", [rds("db-a", 5, count=2), rds("db-late", 90)])
+    fake.add_role(ROLE, trusted_account_ids=[OWN_ACCOUNT])
+    fake.seed(OWN_ACCOUNT, "us-east-1", "rds", [rds("db-a", 5, count=2), rds("db-late", 90)])
     fake.seed(
-        OWN, "eu-west-1", "ec2", [ec2("ri-ended", -10, "retired"), ec2("ri-old", -40, "retired")]
+        OWN_ACCOUNT,
+        "eu-west-1",
+        "ec2",
+        [ec2("ri-ended", -10, "retired"), ec2("ri-old", -40, "retired")],
     )
-    fake.seed(OWN, "us-east-1", "savingsplans", [savings_plan("sp-1", 30)])
+    fake.seed(OWN_ACCOUNT, "us-east-1", "savingsplans", [savings_plan("sp-1", 30)])
     fake.seed(STAGING, "us-east-1", "rds", [rds("db-b", 5, usage=0.2, account=STAGING)])
     config = {
         "regions": ["us-east-1", "eu-west-1"],
@@ -140,7 +143,7 @@ def test_json_lists_every_reservation_sorted_by_days_left(seeded):
     assert got == [
         (
             "payer",
-            OWN,
+            OWN_ACCOUNT,
             "eu-west-1",
             "ec2",
             "ri-ended",
@@ -150,7 +153,18 @@ def test_json_lists_every_reservation_sorted_by_days_left(seeded):
             3,
             "retired",
         ),
-        ("payer", OWN, "us-east-1", "rds", "db-a", 5.0, "2030-01-06T00:00:00Z", 0.3, 2, "active"),
+        (
+            "payer",
+            OWN_ACCOUNT,
+            "us-east-1",
+            "rds",
+            "db-a",
+            5.0,
+            "2030-01-06T00:00:00Z",
+            0.3,
+            2,
+            "active",
+        ),
         (
             "staging",
             STAGING,
@@ -165,7 +179,7 @@ def test_json_lists_every_reservation_sorted_by_days_left(seeded):
         ),
         (
             "payer",
-            OWN,
+            OWN_ACCOUNT,
             "global",
             "savingsplans",
             "sp-1",
@@ -177,7 +191,7 @@ def test_json_lists_every_reservation_sorted_by_days_left(seeded):
         ),
         (
             "payer",
-            OWN,
+            OWN_ACCOUNT,
             "us-east-1",
             "rds",
             "db-late",
@@ -219,9 +233,9 @@ def test_csv_with_within(seeded):
 def owned(fake: FakeAws, seeded: str, tmp_path) -> str:
     """``seeded`` with owner labels: db-a tagged Team=payments; staging's account
     tagged Team=search (Organizations, the own account is the management one)."""
-    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    fake.add_org_account(OWN_ACCOUNT, "payer", management_account_id=OWN_ACCOUNT)
     fake.add_org_account(STAGING, "staging", tags={"Team": "search", "CostCenter": "cc-7"})
-    fake.tag_reservation(OWN, "us-east-1", "rds", "db-a", {"Team": "payments"})
+    fake.tag_reservation(OWN_ACCOUNT, "us-east-1", "rds", "db-a", {"Team": "payments"})
     with open(seeded) as file:
         config = yaml.safe_load(file)
     config["organizations"] = {"enabled": True}
@@ -328,7 +342,7 @@ def test_an_expiring_reservation_wins_over_failed_targets(seeded, fake):
 
 def test_unreachable_account_is_reported_not_fatal(seeded, fake):
     fake.reset()  # the role is gone: AssumeRole is refused
-    fake.seed(OWN, "us-east-1", "rds", [rds("db-a", 5)])
+    fake.seed(OWN_ACCOUNT, "us-east-1", "rds", [rds("db-a", 5)])
     code, out, _ = run("--config.file", seeded, "--format", "json", "--at", "2030-01-01")
     assert code == 3
     document = json.loads(out)

@@ -16,8 +16,9 @@ import yaml
 
 from exporter.commands import report
 from exporter.fake import FakeAws
+from tests.support import OWN_ACCOUNT
 
-OWN, MEMBER, EVIL = "111111111111", "444444444444", "555555555555"
+MEMBER, EVIL = "444444444444", "555555555555"
 ROLE = "arn:aws:iam::{}:role/ReservationExporter"
 AT = datetime(2030, 1, 1, tzinfo=timezone.utc)
 YEAR = 365 * 86400
@@ -72,11 +73,11 @@ def savings_plan(pid: str, end_days: float) -> dict:
 def hostile(isolated_fake: FakeAws, tmp_path) -> str:
     """Discovery on; two members with hostile names and hostile reservation ids."""
     fake = isolated_fake
-    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    fake.add_org_account(OWN_ACCOUNT, "payer", management_account_id=OWN_ACCOUNT)
     fake.add_org_account(MEMBER, FORMULA_NAME)
     fake.add_org_account(EVIL, FORGING_NAME)
     for account in (MEMBER, EVIL):
-        fake.add_role(ROLE.format(account), trusted_account_ids=[OWN])
+        fake.add_role(ROLE.format(account), trusted_account_ids=[OWN_ACCOUNT])
     fake.seed(
         MEMBER,
         "us-east-1",
@@ -89,7 +90,7 @@ def hostile(isolated_fake: FakeAws, tmp_path) -> str:
         "services": ["rds", "savingsplans"],
         "expired_lookback": "30d",
         "accounts": [{"name": "payer"}],
-        "organizations": {"enabled": True, "exclude": [OWN]},
+        "organizations": {"enabled": True, "exclude": [OWN_ACCOUNT]},
     }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -202,7 +203,7 @@ def test_one_very_long_value_does_not_pad_every_row(isolated_fake, tmp_path):
     long_id = "sp-" + "x" * 5000
     exact = "sp-" + "y" * 57  # 60 characters: the cap, shown whole
     isolated_fake.seed(
-        OWN,
+        OWN_ACCOUNT,
         "us-east-1",
         "savingsplans",
         [savings_plan(long_id, 5), savings_plan(exact, 6), savings_plan("sp-short", 7)],

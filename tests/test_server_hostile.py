@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import __version__
 from exporter.model import Reservation, Target
@@ -32,6 +31,7 @@ from exporter.server import (
 )
 from exporter.store import SnapshotStore
 from exporter.telemetry import Telemetry
+from tests.support import samples_named
 
 NOW = 1_750_000_000.0
 
@@ -96,11 +96,8 @@ class Served:
     def requests_total(self) -> dict[tuple[str, str], float]:
         text = generate_latest(self.server.telemetry.registry).decode()
         return {
-            (s.labels["path"], s.labels["code"]): s.value
-            for family in text_string_to_metric_families(text)
-            if family.name == "aws_reservation_http_requests"
-            for s in family.samples
-            if s.name.endswith("_total")
+            (labels["path"], labels["code"]): value
+            for labels, value in samples_named(text, "aws_reservation_http_requests_total")
         }
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:

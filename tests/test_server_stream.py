@@ -9,13 +9,13 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collector import render
 from exporter.model import Reservation, Target
 from exporter.server import WRITE_SIZE, ExporterHTTPServer, batched, gzipped
 from exporter.store import SnapshotStore
 from exporter.telemetry import Telemetry
+from tests.support import samples_named
 
 NOW = 1_750_000_000.0
 TARGETS = 40
@@ -77,14 +77,9 @@ def test_plain_body_is_the_rendered_exposition(served):
     expected = render(store.snapshot(), NOW).encode()
     assert len(expected) > 4 * WRITE_SIZE  # several socket writes
     assert body.startswith(expected)
-    days = [
-        s
-        for f in text_string_to_metric_families(body.decode())
-        if f.name == "aws_reservation_days_until_expiry"
-        for s in f.samples
-    ]
+    days = samples_named(body.decode(), "aws_reservation_days_until_expiry")
     assert len(days) == TARGETS * PER_TARGET
-    by_id = {s.labels["reservation_id"]: s.value for s in days}
+    by_id = {labels["reservation_id"]: value for labels, value in days}
     assert by_id["ri-7-0"] == round(3600.5 / 86400, 6)
     assert by_id["ri-39-99"] == round(100 * 3600.5 / 86400, 6)
 

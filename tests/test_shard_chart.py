@@ -22,8 +22,8 @@ import yaml
 
 from exporter.commands.daemon import serve_parser
 from exporter.refresher import owns
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "aws-reservation-exporter"
 ACCOUNTS = [f"{400000000000 + 104729 * i:012d}" for i in range(500)]
 POD_INDEX_LABEL = "metadata.labels['apps.kubernetes.io/pod-index']"

@@ -19,12 +19,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.fake import FakeAws
 from exporter.refresher import owns
+from tests.support import ROOT, samples_named
 
-ROOT = Path(__file__).resolve().parent.parent
 OWN = "123456789012"
 ACCOUNTS = [f"{300000000000 + 7919 * i:012d}" for i in range(12)]
 SHARDS = 3
@@ -138,19 +137,13 @@ def shards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeAws, 
         yield fake, pages
 
 
-def samples(page: str, name: str) -> list[tuple[dict[str, str], float]]:
-    return [
-        (sample.labels, sample.value)
-        for family in text_string_to_metric_families(page)
-        for sample in family.samples
-        if sample.name == name
-    ]
-
-
 def test_each_shard_exports_exactly_the_accounts_it_owns(shards) -> None:
     _, pages = shards
     exported = [
-        {labels["account_id"] for labels, _ in samples(page, "aws_reservation_refresh_success")}
+        {
+            labels["account_id"]
+            for labels, _ in samples_named(page, "aws_reservation_refresh_success")
+        }
         for page in pages
     ]
 
@@ -164,11 +157,12 @@ def test_every_shard_refreshed_its_targets_successfully(shards) -> None:
     _, pages = shards
     for shard, page in enumerate(pages):
         mine = sum(owns(a, shard, SHARDS) for a in ACCOUNTS)
-        assert [v for _, v in samples(page, "aws_reservation_refresh_success")] == [1.0] * mine
-        assert samples(page, "aws_reservation_accounts") == [({}, float(mine))]
+        successes = samples_named(page, "aws_reservation_refresh_success")
+        assert [v for _, v in successes] == [1.0] * mine
+        assert samples_named(page, "aws_reservation_accounts") == [({}, float(mine))]
         reservations = {
             labels["reservation_id"]
-            for labels, _ in samples(page, "aws_reservation_expiry_timestamp_seconds")
+            for labels, _ in samples_named(page, "aws_reservation_expiry_timestamp_seconds")
         }
         assert reservations == {f"ri-{a}" for a in ACCOUNTS if owns(a, shard, SHARDS)}
 

@@ -10,13 +10,12 @@ import os
 import random
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from exporter.refresher import owns
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 _RANDOM = random.Random(2026)  # fixed: the same 1000 ids on every run
 ACCOUNTS = sorted({f"{_RANDOM.randrange(10**12):012d}" for _ in range(1000)})
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from exporter.collector import render
 from exporter.model import Reservation, Target
 from exporter.renewal import DAY, RenewalPolicy
 from exporter.store import SnapshotStore
+from tests.support import samples_named
 
 NOW = 1_750_000_000.0
 YEAR = 365 * DAY
@@ -39,12 +38,10 @@ def queued(rid: str, starts_in_days: float, count: int) -> Reservation:
 
 def series(store: SnapshotStore, name: str) -> dict[str, float]:
     """reservation_id -> value of one family in the store's exposition."""
-    out = {}
-    for family in text_string_to_metric_families(render(store.snapshot(), NOW)):
-        for sample in family.samples:
-            if sample.name == name:
-                out[sample.labels["reservation_id"]] = sample.value
-    return out
+    return {
+        labels["reservation_id"]: value
+        for labels, value in samples_named(render(store.snapshot(), NOW), name)
+    }
 
 
 def test_account_scope_decides_each_target_as_it_is_stored() -> None:

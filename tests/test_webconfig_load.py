@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from exporter.webconfig import WebConfig, WebConfigError, load_web_config
+from tests.support import WEBCONFIGS
 from tests.webconfigs.pki import build_pki
 
-FIXTURES = Path(__file__).parent / "webconfigs"
+FIXTURES = WEBCONFIGS
 BAD = sorted(FIXTURES.glob("*.bad.yaml"))
 OK = sorted(FIXTURES.glob("*.ok.yaml"))
 

@@ -8,13 +8,11 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.app import Exporter, ServeOptions
 from exporter.config import parse_config
 from exporter.fake import FakeAws
-
-OWN_ACCOUNT = "111111111111"
+from tests.support import OWN_ACCOUNT, parse_samples
 
 
 @pytest.fixture(scope="session")
@@ -85,16 +83,6 @@ class RunningExporter:
         after = time.time()
         assert status == 200
         return parse_samples(text), before, after
-
-
-def parse_samples(text: str) -> dict[tuple[str, frozenset], float]:
-    out: dict[tuple[str, frozenset], float] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            key = (s.name, frozenset(s.labels.items()))
-            assert key not in out, f"duplicate series {key}"
-            out[key] = s.value
-    return out
 
 
 @pytest.fixture

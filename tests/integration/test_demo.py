@@ -8,8 +8,7 @@ import sys
 import time
 import urllib.request
 
-from tests.integration.conftest import parse_samples
-from tests.integration.test_process import ROOT, free_port
+from tests.support import ROOT, free_port, parse_samples
 
 SERVICES = {"ec2", "rds", "elasticache", "redshift", "opensearch", "memorydb", "savingsplans"}
 

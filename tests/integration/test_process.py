@@ -14,20 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.conftest import OWN_ACCOUNT
 from tests.integration.test_core_slice import CONFIG, seed
+from tests.support import OWN_ACCOUNT, ROOT, free_port, parse_samples
 from tests.tooling import require_tool
-
-ROOT = Path(__file__).resolve().parents[2]
 
 # The one lint line DESIGN §4 accepts: the user-facing gauge is in days on purpose.
 ACCEPTED_LINT = 'aws_reservation_days_until_expiry use base unit "seconds" instead of "days"'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ExporterProcess:
@@ -229,8 +221,6 @@ def test_sighup_with_a_bad_config_keeps_serving_the_old_one(process, fake_env):
     assert "accounts[0].id" in proc.output()
 
     def ids(body: bytes) -> set[str]:
-        from tests.integration.conftest import parse_samples
-
         samples = parse_samples(body.decode())
         return {dict(k[1])["reservation_id"] for k in samples if k[0] == "aws_reservation_info"}
 
