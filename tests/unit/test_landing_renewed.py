@@ -8,7 +8,7 @@ from exporter.config.fields import DEFAULT_THRESHOLDS
 from exporter.store import SnapshotStore
 from exporter.web import page
 from exporter.web.view import build
-from tests.test_store_renewals import MEMBER, NOW, queued, ri
+from tests.unit.test_store_renewals import MEMBER, NOW, queued, ri
 
 
 def rows_by_id(html: str) -> dict[str, list[str]]:
