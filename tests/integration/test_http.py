@@ -14,8 +14,8 @@ import yaml
 
 from exporter.webconfig import load_web_config
 from tests.integration.test_faults import CONFIG, seed
+from tests.integration.test_server_hostile import Wire
 from tests.support import OWN_ACCOUNT, parse_samples
-from tests.test_server_hostile import Wire
 from tests.webconfigs.pki import build_pki
 
 

@@ -2,7 +2,7 @@
 fixed clock through the real refresh path, equals tests/golden/metrics.txt:
 any change to what the exporter exports shows up as a reviewed diff.
 
-To accept an intended change: UPDATE_GOLDEN=1 pytest tests/test_golden_metrics.py
+To accept an intended change: UPDATE_GOLDEN=1 pytest tests/integration/test_golden_metrics.py
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def test_metrics_output_matches_the_golden_file(isolated_fake: FakeAws) -> None:
     expected = GOLDEN.read_text(encoding="utf-8")
     assert text == expected, (
         "the /metrics output changed; review the diff and, if intended, run "
-        "UPDATE_GOLDEN=1 pytest tests/test_golden_metrics.py"
+        "UPDATE_GOLDEN=1 pytest tests/integration/test_golden_metrics.py"
     )
 
 
