@@ -1,5 +1,6 @@
-"""Fixtures shared by the test modules that talk to the fake AWS over HTTP
-(tests/integration has its own, session-wide ones)."""
+"""Fixtures more than one test package uses: the fake AWS over HTTP, and an
+environment that reaches only it as OWN_ACCOUNT. Fixtures one package alone
+uses are in that package's conftest.py."""
 
 from __future__ import annotations
 
@@ -28,3 +29,24 @@ def isolated_fake(server: FakeAws, monkeypatch: pytest.MonkeyPatch) -> FakeAws:
     for key, value in server.env(OWN_ACCOUNT).items():
         monkeypatch.setenv(key, value)
     return server
+
+
+@pytest.fixture(scope="session")
+def fake() -> Iterator[FakeAws]:
+    """One fake AWS server for the whole session (tests/fake and some modules
+    override ``fake`` with their module's ``server``)."""
+    with FakeAws() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_env(fake: FakeAws) -> Iterator[FakeAws]:
+    """A clean fake and an environment that reaches only it, as OWN_ACCOUNT."""
+    fake.reset()
+    saved = dict(os.environ)
+    fake.apply_env(account_id=OWN_ACCOUNT)
+    try:
+        yield fake
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -1,37 +1,16 @@
-"""Fixtures that run the real exporter against the fake AWS over HTTP."""
+"""Fixtures that run the real exporter in-process against the fake AWS over HTTP
+(the fake itself, ``fake`` and ``fake_env``, is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import time
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 
 from exporter.app import Exporter, ServeOptions
 from exporter.config import parse_config
-from exporter.fake import FakeAws
-from tests.support import OWN_ACCOUNT, parse_samples
-
-
-@pytest.fixture(scope="session")
-def fake() -> Iterator[FakeAws]:
-    with FakeAws() as server:
-        yield server
-
-
-@pytest.fixture
-def fake_env(fake: FakeAws) -> Iterator[FakeAws]:
-    """A clean fake and an environment that reaches only it, as OWN_ACCOUNT."""
-    fake.reset()
-    saved = dict(os.environ)
-    fake.apply_env(account_id=OWN_ACCOUNT)
-    try:
-        yield fake
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+from tests.support import parse_samples
 
 
 class RunningExporter:

@@ -18,6 +18,8 @@ from tests.integration.test_core_slice import CONFIG, seed
 from tests.support import OWN_ACCOUNT, ROOT, free_port, parse_samples
 from tests.tooling import require_tool
 
+pytestmark = pytest.mark.tools  # promtool
+
 # The one lint line DESIGN §4 accepts: the user-facing gauge is in days on purpose.
 ACCEPTED_LINT = 'aws_reservation_days_until_expiry use base unit "seconds" instead of "days"'
 
