@@ -36,9 +36,9 @@ from tests.alerting_support import (
     wait_until,
     webhook_receivers,
 )
+from tests.artefacts.test_monitoring_dashboard import load as load_dashboard
+from tests.artefacts.test_monitoring_dashboard import queries as dashboard_queries
 from tests.support import OWN_ACCOUNT, ROOT, free_port
-from tests.test_monitoring_dashboard import load as load_dashboard
-from tests.test_monitoring_dashboard import queries as dashboard_queries
 
 pytestmark = pytest.mark.tools
 

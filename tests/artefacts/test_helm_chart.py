@@ -5,7 +5,7 @@ ci/*-values.yaml, or with values that exercise one feature. Manifests are
 checked against Kubernetes' schemas (kubernetes-validate, strict), the
 exporter's own config and web-config loaders, promtool, and the repo's
 monitoring/ content. prometheus-operator kinds are checked in
-tests/test_helm_crds.py.
+tests/artefacts/test_helm_crds.py.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ CI_FILES = sorted((CHART / "ci").glob("*-values.yaml"))
 RELEASE = "are"
 NAMESPACE = "monitoring"
 FULLNAME = "are-aws-reservation-exporter"
-# CRDs: validated against prometheus-operator's types in tests/test_helm_crds.py.
+# CRDs: validated against prometheus-operator's types in tests/artefacts/test_helm_crds.py.
 OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}
 # The oldest Kubernetes the chart supports with every feature, and the newest
 # kubernetes-validate knows.

@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.support import ROOT
@@ -36,8 +35,6 @@ TIER_SEVERITY = {
     "urgent": "warning",
     "critical": "critical",
 }
-
-pytestmark = pytest.mark.tools
 
 
 def load_rules() -> dict[str, Any]:

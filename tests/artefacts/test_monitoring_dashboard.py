@@ -535,7 +535,6 @@ def type_check(dashboards: dict[str, dict[str, Any]], workdir: Path) -> tuple[di
     return refused, result.stdout + result.stderr
 
 
-@pytest.mark.tools
 def test_dashboard_type_checks_against_grafanas_schema(tmp_path: Path) -> None:
     refused, output = type_check({"dashboard": load()}, tmp_path)
     assert refused == {}
@@ -589,7 +588,6 @@ BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
 }
 
 
-@pytest.mark.tools
 def test_schema_check_rejects_each_broken_panel(tmp_path: Path) -> None:
     """Each mutation alone must fail the check, with the expected message; the
     untouched dashboard, checked in the same tsc run, must not."""

@@ -27,8 +27,6 @@ MONITORING = ROOT / "monitoring"
 EXAMPLE = MONITORING / "alertmanager.example.yaml"
 ROUTE_CASES = yaml.safe_load((MONITORING / "alertmanager_routes_test.yaml").read_text())
 
-pytestmark = pytest.mark.tools
-
 
 def amtool_routes(receivers: list[str], labels: dict[str, str]) -> subprocess.CompletedProcess[str]:
     amtool = require_tool("amtool")

@@ -4,7 +4,7 @@ as $POD_INDEX, or only the hostname <statefulset>-<ordinal> on clusters
 without the label), are accepted by the real exporter CLI, and the shards
 they select partition the accounts exactly.
 
-Rendered offline with helm-python-sdk, like tests/test_helm_chart.py (which
+Rendered offline with helm-python-sdk, like tests/artefacts/test_helm_chart.py (which
 checks the StatefulSet's shape).
 """
 
