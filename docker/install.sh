@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the exporter wheel into a fresh virtualenv and checks the result.
-# The Dockerfile and tests/test_docker_install.py both run this script, so the
+# The Dockerfile and tests/artefacts/test_docker_install.py both run this script, so the
 # image's install steps are exercised without a Docker daemon.
 #
 #   docker/install.sh VENV_DIR WHEEL [WHEEL...]

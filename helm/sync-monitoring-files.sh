@@ -1,6 +1,6 @@
 #!/bin/sh
 # Copies the monitoring content the chart ships (alerts, dashboard) from
-# monitoring/ into the chart. tests/test_helm_chart.py fails when the copies
+# monitoring/ into the chart. tests/artefacts/test_helm_chart.py fails when the copies
 # differ, so run this after changing monitoring/alerts.yaml or dashboard.json.
 set -eu
 cd "$(dirname "$0")/.."

@@ -1,16 +1,29 @@
-"""Fixtures shared by the test modules that talk to the fake AWS over HTTP
-(tests/integration has its own, session-wide ones)."""
+"""Fixtures more than one test package uses: the fake AWS over HTTP, and an
+environment that reaches only it as OWN_ACCOUNT. Fixtures one package alone
+uses are in that package's conftest.py."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
 import pytest
 
 from exporter.fake import FakeAws
+from tests.support import OWN_ACCOUNT
 
-OWN = "111111111111"  # the account the exporter's own credentials belong to
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """The root logger's level and handlers as each test found them: the
+    commands' setup_logging (report, doctor at level error) must not silence
+    the tests that run after them."""
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +35,31 @@ def server() -> Iterator[FakeAws]:
 
 @pytest.fixture
 def isolated_fake(server: FakeAws, monkeypatch: pytest.MonkeyPatch) -> FakeAws:
-    """A clean fake; the environment reaches only it, as the OWN account."""
+    """A clean fake; the environment reaches only it, as OWN_ACCOUNT."""
     server.reset()
     for key in list(os.environ):
         monkeypatch.delenv(key)
-    for key, value in server.env(OWN).items():
+    for key, value in server.env(OWN_ACCOUNT).items():
         monkeypatch.setenv(key, value)
     return server
+
+
+@pytest.fixture(scope="session")
+def fake() -> Iterator[FakeAws]:
+    """One fake AWS server for the whole session (tests/fake and some modules
+    override ``fake`` with their module's ``server``)."""
+    with FakeAws() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_env(fake: FakeAws) -> Iterator[FakeAws]:
+    """A clean fake and an environment that reaches only it, as OWN_ACCOUNT."""
+    fake.reset()
+    saved = dict(os.environ)
+    fake.apply_env(account_id=OWN_ACCOUNT)
+    try:
+        yield fake
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -9,8 +9,6 @@ import pytest
 
 from exporter.fake import FakeAws
 
-OWN = "111111111111"
-
 
 @pytest.fixture
 def fake(server: FakeAws) -> FakeAws:

@@ -21,7 +21,8 @@ from exporter.fake.demo_data import (
     make_savings_plan,
     seed_demo,
 )
-from tests.fake.conftest import OWN, error_of
+from tests.fake.conftest import error_of
+from tests.support import OWN_ACCOUNT
 
 PROD, STAGING, OUTSIDER = "222222222222", "333333333333", "777777777777"
 TODAY = datetime.now(timezone.utc).date()
@@ -42,7 +43,7 @@ def service_filter(service: str) -> dict[str, Any]:
     return {"Dimensions": {"Key": "SERVICE", "Values": [CE_SERVICE_NAMES[service]]}}
 
 
-def utilization(fake, account: str = OWN, service: str = "ec2", **kwargs: Any) -> dict:
+def utilization(fake, account: str = OWN_ACCOUNT, service: str = "ec2", **kwargs: Any) -> dict:
     """One page of GetReservationUtilization grouped by SUBSCRIPTION_ID."""
     kwargs.setdefault("TimePeriod", WEEK)
     kwargs.setdefault("Filter", service_filter(service))
@@ -60,7 +61,7 @@ def pages(call, token_key: str, items) -> list[list[dict]]:
             return found
 
 
-def groups(fake, account: str = OWN, service: str = "ec2", **kwargs: Any) -> list[dict]:
+def groups(fake, account: str = OWN_ACCOUNT, service: str = "ec2", **kwargs: Any) -> list[dict]:
     every = pages(
         lambda **token: utilization(fake, account, service, **kwargs, **token),
         "NextPageToken",
@@ -69,7 +70,7 @@ def groups(fake, account: str = OWN, service: str = "ec2", **kwargs: Any) -> lis
     return [group for page in every for group in page]
 
 
-def details(fake, account: str = OWN, **kwargs: Any) -> list[dict]:
+def details(fake, account: str = OWN_ACCOUNT, **kwargs: Any) -> list[dict]:
     kwargs.setdefault("TimePeriod", WEEK)
     client = fake.client("ce", account)
     every = pages(
@@ -122,8 +123,8 @@ def arn(account: str, plan_id: str) -> str:
 
 @pytest.fixture
 def org(fake):
-    """An organization managed by OWN with two member accounts."""
-    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    """An organization managed by OWN_ACCOUNT with two member accounts."""
+    fake.add_org_account(OWN_ACCOUNT, "payer", management_account_id=OWN_ACCOUNT)
     fake.add_org_account(PROD, "production")
     fake.add_org_account(STAGING, "staging")
     return fake
@@ -134,7 +135,7 @@ def org(fake):
 
 def test_the_management_account_sees_every_accounts_ris_with_their_attributes(org):
     retired_at = HI - timedelta(days=3)
-    org.seed(OWN, "us-east-1", "ec2", [ri("ec2", "ri-own", OWN, count=2)])
+    org.seed(OWN_ACCOUNT, "us-east-1", "ec2", [ri("ec2", "ri-own", OWN_ACCOUNT, count=2)])
     org.seed(
         PROD,
         "eu-west-1",
@@ -168,7 +169,7 @@ def test_the_management_account_sees_every_accounts_ris_with_their_attributes(or
     assert own["Key"] == "SUBSCRIPTION_ID"
     assert own["Value"].isdigit() and own["Attributes"]["subscriptionId"] == own["Value"]
     assert own["Attributes"] == {
-        "accountId": OWN,
+        "accountId": OWN_ACCOUNT,
         "accountName": "payer",
         "availabilityZone": "",
         "endDateTime": stamp(STARTED + YEAR),
@@ -228,16 +229,16 @@ def test_hours_and_costs_follow_the_period_the_count_and_the_utilization(org):
     busy = Offering("m5.large", "Linux/UNIX", "No Upfront", 0.0, 0.062)
     prepaid = Offering("m5.xlarge", "Linux/UNIX", "All Upfront", 876.0, 0.0)
     org.seed(
-        OWN,
+        OWN_ACCOUNT,
         "us-east-1",
         "ec2",
         [
-            ri("ec2", "ri-busy", OWN, count=2, offering=busy),
-            ri("ec2", "ri-new", OWN, start=HI - timedelta(days=2), offering=prepaid),
+            ri("ec2", "ri-busy", OWN_ACCOUNT, count=2, offering=busy),
+            ri("ec2", "ri-new", OWN_ACCOUNT, start=HI - timedelta(days=2), offering=prepaid),
         ],
     )
-    org.set_utilization(OWN, "ec2", "ri-busy", 50)
-    org.set_utilization(OWN, "ec2", "ri-new", 100)
+    org.set_utilization(OWN_ACCOUNT, "ec2", "ri-busy", 50)
+    org.set_utilization(OWN_ACCOUNT, "ec2", "ri-new", 100)
 
     answer = utilization(org)
 
@@ -278,9 +279,9 @@ def test_hours_and_costs_follow_the_period_the_count_and_the_utilization(org):
 
 
 def test_utilization_defaults_to_a_stable_spread_derived_from_the_id(org):
-    org.seed(OWN, "us-east-1", "ec2", [ri("ec2", "ri-1", OWN)])
-    org.set_utilization(OWN, "ec2", "ri-1", 33.5)
-    org.set_utilization(OWN, "ec2", "ri-1", None)  # back to the default
+    org.seed(OWN_ACCOUNT, "us-east-1", "ec2", [ri("ec2", "ri-1", OWN_ACCOUNT)])
+    org.set_utilization(OWN_ACCOUNT, "ec2", "ri-1", 33.5)
+    org.set_utilization(OWN_ACCOUNT, "ec2", "ri-1", None)  # back to the default
 
     (group,) = groups(org)
 
@@ -295,10 +296,12 @@ def test_utilization_defaults_to_a_stable_spread_derived_from_the_id(org):
 
 
 def test_groups_come_twenty_a_page_and_every_page_is_one_counted_call(org):
-    org.seed(OWN, "us-east-1", "ec2", [ri("ec2", f"ri-{i:02d}", OWN) for i in range(25)])
+    org.seed(
+        OWN_ACCOUNT, "us-east-1", "ec2", [ri("ec2", f"ri-{i:02d}", OWN_ACCOUNT) for i in range(25)]
+    )
     org.seed(PROD, "eu-west-1", "ec2", [ri("ec2", f"ri-{i:02d}", PROD) for i in range(25, 45)])
     org.reset_calls()
-    client = org.client("ce", OWN)
+    client = org.client("ce", OWN_ACCOUNT)
 
     def ask(**token):
         return client.get_reservation_utilization(
@@ -313,7 +316,7 @@ def test_groups_come_twenty_a_page_and_every_page_is_one_counted_call(org):
     assert leases == [f"ri-{i:02d}" for i in range(45)]
     assert len({answer["Total"]["PurchasedHours"] for answer in every}) == 1  # the whole result
     calls = org.calls(service="ce", operation="GetReservationUtilization")
-    assert [(c.account_id, c.outcome) for c in calls] == [(OWN, "ok")] * 3
+    assert [(c.account_id, c.outcome) for c in calls] == [(OWN_ACCOUNT, "ok")] * 3
     smaller = pages(
         lambda **token: ask(MaxResults=10, **token),
         "NextPageToken",
@@ -323,7 +326,9 @@ def test_groups_come_twenty_a_page_and_every_page_is_one_counted_call(org):
 
 
 def test_an_unknown_page_token_is_refused(org):
-    org.seed(OWN, "us-east-1", "ec2", [ri("ec2", f"ri-{i:02d}", OWN) for i in range(3)])
+    org.seed(
+        OWN_ACCOUNT, "us-east-1", "ec2", [ri("ec2", f"ri-{i:02d}", OWN_ACCOUNT) for i in range(3)]
+    )
 
     for token in ("not-a-token", "ZmFrZS1wYWdlOjk5OQ"):  # garbage; a page past the end
         code, message, status = error_of(lambda token=token: utilization(org, NextPageToken=token))
@@ -404,7 +409,7 @@ def test_requests_are_validated_as_aws_validates_them(org, request_, message):
     }
 
     code, text, status = error_of(
-        lambda: org.client("ce", OWN).get_reservation_utilization(**kwargs)
+        lambda: org.client("ce", OWN_ACCOUNT).get_reservation_utilization(**kwargs)
     )
 
     assert (code, status) == ("ValidationException", 400)
@@ -426,9 +431,14 @@ def test_a_period_that_has_not_ended_has_no_data(org):
 
 
 def test_without_group_by_the_answer_has_one_total_per_day_or_month(org):
-    org.seed(OWN, "us-east-1", "ec2", [ri("ec2", "ri-1", OWN, start=STARTED - timedelta(days=60))])
-    org.set_utilization(OWN, "ec2", "ri-1", 50)
-    ce = org.client("ce", OWN)
+    org.seed(
+        OWN_ACCOUNT,
+        "us-east-1",
+        "ec2",
+        [ri("ec2", "ri-1", OWN_ACCOUNT, start=STARTED - timedelta(days=60))],
+    )
+    org.set_utilization(OWN_ACCOUNT, "ec2", "ri-1", 50)
+    ce = org.client("ce", OWN_ACCOUNT)
 
     daily = ce.get_reservation_utilization(TimePeriod=WEEK)["UtilizationsByTime"]
 
@@ -457,7 +467,7 @@ def test_without_group_by_the_answer_has_one_total_per_day_or_month(org):
 
 
 def test_filters_narrow_the_groups_by_account_region_and_subscription(org):
-    org.seed(OWN, "us-east-1", "ec2", [ri("ec2", "ri-own", OWN)])
+    org.seed(OWN_ACCOUNT, "us-east-1", "ec2", [ri("ec2", "ri-own", OWN_ACCOUNT)])
     org.seed(PROD, "us-east-1", "ec2", [ri("ec2", "ri-prod-us", PROD)])
     org.seed(PROD, "eu-west-1", "ec2", [ri("ec2", "ri-prod-eu", PROD, "eu-west-1")])
     wanted = {
@@ -484,10 +494,10 @@ def test_filters_narrow_the_groups_by_account_region_and_subscription(org):
 def test_savings_plans_of_every_account_come_with_their_attributes(org):
     retired_at = HI - timedelta(days=2)
     org.seed(
-        OWN,
+        OWN_ACCOUNT,
         "global",
         "savingsplans",
-        [plan(OWN, "sp-compute", commitment=10.0, payment="Partial Upfront")],
+        [plan(OWN_ACCOUNT, "sp-compute", commitment=10.0, payment="Partial Upfront")],
     )
     org.seed(
         PROD,
@@ -522,9 +532,13 @@ def test_savings_plans_of_every_account_come_with_their_attributes(org):
 
     found = {d["SavingsPlanArn"]: d for d in details(org)}
 
-    assert set(found) == {arn(OWN, "sp-compute"), arn(PROD, "sp-ec2"), arn(PROD, "sp-retired")}
-    assert found[arn(OWN, "sp-compute")]["Attributes"] == {
-        "AccountId": OWN,
+    assert set(found) == {
+        arn(OWN_ACCOUNT, "sp-compute"),
+        arn(PROD, "sp-ec2"),
+        arn(PROD, "sp-retired"),
+    }
+    assert found[arn(OWN_ACCOUNT, "sp-compute")]["Attributes"] == {
+        "AccountId": OWN_ACCOUNT,
         "AccountName": "payer",
         "EndDateTime": stamp(STARTED + YEAR),
         "HourlyCommitment": "10.0",
@@ -533,7 +547,7 @@ def test_savings_plans_of_every_account_come_with_their_attributes(org):
         "PurchaseTerm": "1yr",
         "RecurringHourlyFee": "5.0",
         "Region": "Any",
-        "SavingsPlanARN": arn(OWN, "sp-compute"),
+        "SavingsPlanARN": arn(OWN_ACCOUNT, "sp-compute"),
         "SavingsPlansType": "ComputeSavingsPlans",
         "StartDateTime": stamp(STARTED),
         "Status": "Active",
@@ -556,14 +570,14 @@ def test_savings_plans_of_every_account_come_with_their_attributes(org):
 
 def test_savings_plan_numbers_follow_the_commitment_and_the_utilization(org):
     org.seed(
-        OWN,
+        OWN_ACCOUNT,
         "global",
         "savingsplans",
-        [plan(OWN, "sp-1", commitment=10.0, payment="Partial Upfront")],
+        [plan(OWN_ACCOUNT, "sp-1", commitment=10.0, payment="Partial Upfront")],
     )
-    org.set_utilization(OWN, "savingsplans", arn(OWN, "sp-1"), 80)  # by ARN (or id)
+    org.set_utilization(OWN_ACCOUNT, "savingsplans", arn(OWN_ACCOUNT, "sp-1"), 80)  # by ARN (or id)
 
-    answer = org.client("ce", OWN).get_savings_plans_utilization_details(TimePeriod=WEEK)
+    answer = org.client("ce", OWN_ACCOUNT).get_savings_plans_utilization_details(TimePeriod=WEEK)
 
     (detail,) = answer["SavingsPlansUtilizationDetails"]
     sections = {k: v for k, v in detail.items() if k not in ("SavingsPlanArn", "Attributes")}
@@ -604,15 +618,19 @@ def days_ago(days: int) -> str:
 )
 def test_savings_plan_periods_must_be_dates_that_have_ended_within_13_months(org, period, code):
     got, _, status = error_of(
-        lambda: org.client("ce", OWN).get_savings_plans_utilization_details(TimePeriod=period)
+        lambda: org.client("ce", OWN_ACCOUNT).get_savings_plans_utilization_details(
+            TimePeriod=period
+        )
     )
     assert (got, status) == (code, 400)
 
 
 def test_savings_plans_page_with_next_token_and_every_page_is_a_call(org):
-    org.seed(OWN, "global", "savingsplans", [plan(OWN, f"sp-{i:02d}") for i in range(25)])
+    org.seed(
+        OWN_ACCOUNT, "global", "savingsplans", [plan(OWN_ACCOUNT, f"sp-{i:02d}") for i in range(25)]
+    )
     org.reset_calls()
-    client = org.client("ce", OWN)
+    client = org.client("ce", OWN_ACCOUNT)
 
     def ask(**kwargs):
         return client.get_savings_plans_utilization_details(TimePeriod=WEEK, **kwargs)
@@ -632,7 +650,7 @@ def test_savings_plans_page_with_next_token_and_every_page_is_a_call(org):
 
 
 def test_savings_plans_filter_by_account_and_arn_and_choose_their_sections(org):
-    org.seed(OWN, "global", "savingsplans", [plan(OWN, "sp-own")])
+    org.seed(OWN_ACCOUNT, "global", "savingsplans", [plan(OWN_ACCOUNT, "sp-own")])
     org.seed(PROD, "global", "savingsplans", [plan(PROD, "sp-prod-1"), plan(PROD, "sp-prod-2")])
 
     def arns(**kwargs) -> set[str]:
@@ -661,7 +679,7 @@ def test_savings_plans_filter_by_account_and_arn_and_choose_their_sections(org):
     ],
 )
 def test_denied_cost_explorer_actions_fail_with_access_denied(org, action, call):
-    org.deny(OWN, action)
+    org.deny(OWN_ACCOUNT, action)
 
     code, message, status = error_of(lambda: call(org))
 
@@ -671,11 +689,11 @@ def test_denied_cost_explorer_actions_fail_with_access_denied(org, action, call)
 
 
 def test_cost_explorer_throttles_with_its_own_error_which_botocore_retries(org):
-    org.seed(OWN, "us-east-1", "ec2", [ri("ec2", "ri-1", OWN)])
+    org.seed(OWN_ACCOUNT, "us-east-1", "ec2", [ri("ec2", "ri-1", OWN_ACCOUNT)])
     org.throttle("ce", "GetReservationUtilization", 1)
     retrying = Config(retries={"mode": "standard", "total_max_attempts": 2})
 
-    answer = org.client("ce", OWN, config=retrying).get_reservation_utilization(
+    answer = org.client("ce", OWN_ACCOUNT, config=retrying).get_reservation_utilization(
         TimePeriod=WEEK, GroupBy=BY_SUBSCRIPTION
     )
 
@@ -683,7 +701,7 @@ def test_cost_explorer_throttles_with_its_own_error_which_botocore_retries(org):
     assert len(answer["UtilizationsByTime"][0]["Groups"]) == 1
     assert [c.outcome for c in org.calls(service="ce")] == ["throttled", "ok"]
     org.throttle("ce", "GetSavingsPlansUtilizationDetails", 5)
-    client = org.client("ce", OWN, config=retrying)
+    client = org.client("ce", OWN_ACCOUNT, config=retrying)
     assert error_of(lambda: client.get_savings_plans_utilization_details(TimePeriod=WEEK))[::2] == (
         "LimitExceededException",
         400,
@@ -695,13 +713,13 @@ def test_endless_page_tokens_use_each_operations_token_member(org):
     org.corrupt("endless_token", "ce", "GetSavingsPlansUtilizationDetails")
 
     assert utilization(org)["NextPageToken"].startswith("endless-")
-    answer = org.client("ce", OWN).get_savings_plans_utilization_details(TimePeriod=WEEK)
+    answer = org.client("ce", OWN_ACCOUNT).get_savings_plans_utilization_details(TimePeriod=WEEK)
     assert answer["NextToken"].startswith("endless-")
 
 
 def test_attribute_keys_can_be_renamed_or_dropped_and_restored(org):
-    org.seed(OWN, "us-east-1", "ec2", [ri("ec2", "ri-1", OWN)])
-    org.seed(OWN, "global", "savingsplans", [plan(OWN, "sp-1")])
+    org.seed(OWN_ACCOUNT, "us-east-1", "ec2", [ri("ec2", "ri-1", OWN_ACCOUNT)])
+    org.seed(OWN_ACCOUNT, "global", "savingsplans", [plan(OWN_ACCOUNT, "sp-1")])
     org.ce_rename_attribute("endDateTime", "endDate")
     org.ce_drop_attribute("accountName")
     org.ce_rename_attribute("EndDateTime", "AgreementEndDateTime")
@@ -725,13 +743,13 @@ def test_attribute_keys_can_be_renamed_or_dropped_and_restored(org):
 
 def test_cost_explorer_controls_refuse_what_they_cannot_mean(fake):
     with pytest.raises(ValueError, match="unknown reservation service"):
-        fake.set_utilization(OWN, "dynamodb", "x", 50)
+        fake.set_utilization(OWN_ACCOUNT, "dynamodb", "x", 50)
     with pytest.raises(ValueError, match="from 0 to 100"):
-        fake.set_utilization(OWN, "ec2", "ri-1", 100.5)
+        fake.set_utilization(OWN_ACCOUNT, "ec2", "ri-1", 100.5)
     with pytest.raises(ValueError, match="not an attribute key"):
         fake.ce_rename_attribute("end date", "endDate")
-    fake.set_utilization(OWN, "opensearch", "r-1", 0)  # any name the fake knows works
-    fake.set_utilization(OWN, "es", "r-1", None)
+    fake.set_utilization(OWN_ACCOUNT, "opensearch", "r-1", 0)  # any name the fake knows works
+    fake.set_utilization(OWN_ACCOUNT, "es", "r-1", None)
 
 
 # --- the demo ------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from exporter.config import parse_config
 from exporter.fake.catalog import SPECS
 from exporter.fake.demo_data import demo_config, demo_config_yaml, generate, seed_demo
 from exporter.services import REGISTRY
-from tests.fake.conftest import OWN, error_of, ou_path, session_client, tag_map
+from tests.fake.conftest import error_of, ou_path, session_client, tag_map
+from tests.support import OWN_ACCOUNT
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=timezone.utc)
 DAY = 86400.0
@@ -137,7 +138,7 @@ def demo_rows(server):
     server.reset()
     try:
         os.environ.clear()
-        os.environ.update(server.env(OWN))
+        os.environ.update(server.env(OWN_ACCOUNT))
         layout = seed_demo(server, NOW)
         at = NOW.timestamp()
         results, renewals = collect(parse_config(demo_config(layout)), at=at, prompter=None)
@@ -232,7 +233,7 @@ def test_demo_config_yaml_parses_to_the_same_config(demo):
 
 
 def test_demo_roles_refuse_the_wrong_path(fake, demo):
-    sts = fake.client("sts", OWN)
+    sts = fake.client("sts", OWN_ACCOUNT)
     production, staging, analytics = demo.accounts[1:]
 
     assert (
@@ -281,7 +282,7 @@ def test_demo_organization_has_ous_account_tags_and_the_payer_as_management(fake
         "analytics": {"Team": "data-platform", "CostCenter": "CC-3100"},
     }
     assert tags == {account.name: dict(account.tags) for account in demo.accounts}
-    assert org.describe_organization()["Organization"]["MasterAccountId"] == OWN
+    assert org.describe_organization()["Organization"]["MasterAccountId"] == OWN_ACCOUNT
     assert ou_path(org, "555555555555") == "Root/Platform"  # suspended, not configured
 
 
@@ -349,10 +350,10 @@ def test_demo_layout_counts_what_was_seeded(world):
 
 @pytest.mark.parametrize("service", list(SPECS))
 def test_generated_records_are_plausible_and_page_past_one_hundred(fake, service):
-    records = generate(service, 150, NOW, OWN, "eu-west-1", seed=7)
-    fake.seed(OWN, "eu-west-1", service, records)
+    records = generate(service, 150, NOW, OWN_ACCOUNT, "eu-west-1", seed=7)
+    fake.seed(OWN_ACCOUNT, "eu-west-1", service, records)
     spec = SPECS[service]
-    client = fake.client(spec.client_name, OWN, "eu-west-1")
+    client = fake.client(spec.client_name, OWN_ACCOUNT, "eu-west-1")
 
     listed = list(REGISTRY[service].list_records(client))
 
@@ -364,7 +365,7 @@ def test_generated_records_are_plausible_and_page_past_one_hundred(fake, service
     if spec.token_key:
         calls = fake.calls(operation=spec.operation, service=service)
         assert len(calls) == 2  # 100 + 50
-    assert generate(service, 150, NOW, OWN, "eu-west-1", seed=7) == records
+    assert generate(service, 150, NOW, OWN_ACCOUNT, "eu-west-1", seed=7) == records
 
 
 def test_generate_refuses_unknown_services():

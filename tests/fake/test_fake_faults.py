@@ -15,12 +15,13 @@ from botocore.exceptions import PaginationError, ReadTimeoutError
 from exporter.aws.errors import MalformedRecord
 from exporter.fake.catalog import SPECS
 from exporter.services import REGISTRY
-from tests.fake.conftest import OWN, error_of
+from tests.fake.conftest import error_of
+from tests.support import OWN_ACCOUNT
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
 
-def call(fake, service: str, account: str = OWN, config: Config | None = None, **kwargs):
+def call(fake, service: str, account: str = OWN_ACCOUNT, config: Config | None = None, **kwargs):
     spec = SPECS[service]
     client = fake.client(spec.client_name, account, config=config)
     return getattr(client, xform_name(spec.operation))(**kwargs)
@@ -53,7 +54,7 @@ def valid(service: str, rid: str) -> dict:
 )
 def test_denied_action_fails_with_the_protocols_access_error(fake, service, code, status):
     action = SPECS[service].iam_action
-    fake.deny(OWN, action)
+    fake.deny(OWN_ACCOUNT, action)
 
     got_code, message, got_status = error_of(lambda: call(fake, service))
 
@@ -63,7 +64,7 @@ def test_denied_action_fails_with_the_protocols_access_error(fake, service, code
 
 
 def test_deny_is_per_account_and_uses_iam_names(fake):
-    fake.deny(OWN, "es:DescribeReservedInstances")  # OpenSearch's IAM prefix is es:
+    fake.deny(OWN_ACCOUNT, "es:DescribeReservedInstances")  # OpenSearch's IAM prefix is es:
 
     assert error_of(lambda: call(fake, "opensearch"))[0] == "AccessDeniedException"
     assert call(fake, "opensearch", "222222222222")["ReservedInstances"] == []
@@ -71,14 +72,14 @@ def test_deny_is_per_account_and_uses_iam_names(fake):
 
 
 def test_deny_accepts_iam_wildcards(fake):
-    fake.deny(OWN, "ec2:Describe*")
+    fake.deny(OWN_ACCOUNT, "ec2:Describe*")
     assert error_of(lambda: call(fake, "ec2"))[0] == "UnauthorizedOperation"
 
 
 @pytest.mark.parametrize("mode", ["legacy", "standard"])
 @pytest.mark.parametrize("service", list(SPECS))
 def test_botocore_retries_each_services_throttling_error(fake, service, mode):
-    fake.seed(OWN, "us-east-1", service, [valid(service, "r-1")])
+    fake.seed(OWN_ACCOUNT, "us-east-1", service, [valid(service, "r-1")])
     fake.throttle(service, SPECS[service].operation, 1)
     config = Config(retries={"mode": mode, "total_max_attempts": 2})
 
@@ -90,7 +91,7 @@ def test_botocore_retries_each_services_throttling_error(fake, service, mode):
 
 
 def test_call_succeeds_after_n_throttles_below_max_attempts(fake):
-    fake.seed(OWN, "us-east-1", "rds", [valid("rds", "r-1")])
+    fake.seed(OWN_ACCOUNT, "us-east-1", "rds", [valid("rds", "r-1")])
     fake.throttle("rds", "DescribeReservedDBInstances", 3)
     config = Config(retries={"mode": "standard", "total_max_attempts": 5})
 
@@ -141,7 +142,7 @@ def test_delay_slows_every_request_of_the_service(fake):
 
 def test_global_delay_applies_to_every_service(fake):
     fake.delay(None, 0.3)
-    sts, rds = fake.client("sts", OWN), fake.client("rds", OWN)
+    sts, rds = fake.client("sts", OWN_ACCOUNT), fake.client("rds", OWN_ACCOUNT)
     for request in (sts.get_caller_identity, rds.describe_reserved_db_instances):
         started = time.monotonic()
         request()
@@ -150,20 +151,20 @@ def test_global_delay_applies_to_every_service(fake):
 
 @pytest.mark.parametrize("service", [s for s in SPECS if s != "savingsplans"])
 def test_bad_timestamp_makes_botocore_reject_the_response(fake, service):
-    fake.seed(OWN, "us-east-1", service, [valid(service, "r-1"), valid(service, "r-2")])
-    fake.malform(OWN, "us-east-1", service, "bad_timestamp")
+    fake.seed(OWN_ACCOUNT, "us-east-1", service, [valid(service, "r-1"), valid(service, "r-2")])
+    fake.malform(OWN_ACCOUNT, "us-east-1", service, "bad_timestamp")
 
     with pytest.raises(ValueError, match="not-a-timestamp"):
         call(fake, service)
 
-    fake.malform(OWN, "us-east-1", service, None)  # healed
+    fake.malform(OWN_ACCOUNT, "us-east-1", service, None)  # healed
     assert len(call(fake, service)[SPECS[service].result_key]) == 2
 
 
 def test_bad_savings_plan_timestamp_reaches_the_exporters_parser(fake):
     # Savings Plans' start/end are strings to botocore: only the parser can object.
-    fake.seed(OWN, "global", "savingsplans", [valid("savingsplans", "sp-1")])
-    fake.malform(OWN, "us-east-1", "savingsplans", "bad_timestamp")
+    fake.seed(OWN_ACCOUNT, "global", "savingsplans", [valid("savingsplans", "sp-1")])
+    fake.malform(OWN_ACCOUNT, "us-east-1", "savingsplans", "bad_timestamp")
 
     (plan,) = call(fake, "savingsplans")["savingsPlans"]
 
@@ -175,8 +176,8 @@ def test_bad_savings_plan_timestamp_reaches_the_exporters_parser(fake):
 @pytest.mark.parametrize("service", list(SPECS))
 def test_missing_id_fails_the_exporters_parser(fake, service):
     spec = SPECS[service]
-    fake.seed(OWN, "us-east-1", service, [valid(service, "r-1"), valid(service, "r-2")])
-    fake.malform(OWN, "us-east-1", service, "missing_id")
+    fake.seed(OWN_ACCOUNT, "us-east-1", service, [valid(service, "r-1"), valid(service, "r-2")])
+    fake.malform(OWN_ACCOUNT, "us-east-1", service, "missing_id")
 
     first, second = call(fake, service)[spec.result_key]
 
@@ -187,19 +188,19 @@ def test_missing_id_fails_the_exporters_parser(fake, service):
 
 def test_malformation_is_scoped_to_its_target(fake):
     for region in ("us-east-1", "eu-west-1"):
-        fake.seed(OWN, region, "rds", [valid("rds", "r-1")])
-    fake.malform(OWN, "us-east-1", "rds", "missing_id")
+        fake.seed(OWN_ACCOUNT, region, "rds", [valid("rds", "r-1")])
+    fake.malform(OWN_ACCOUNT, "us-east-1", "rds", "missing_id")
 
-    eu = fake.client("rds", OWN, "eu-west-1").describe_reserved_db_instances()
+    eu = fake.client("rds", OWN_ACCOUNT, "eu-west-1").describe_reserved_db_instances()
     assert eu["ReservedDBInstances"][0]["ReservedDBInstanceId"] == "r-1"
 
 
 @pytest.mark.parametrize("service", ["rds", "memorydb"])
 def test_repeated_token_trips_botocores_paginator(fake, service):
     spec = SPECS[service]
-    fake.seed(OWN, "us-east-1", service, [valid(service, f"r-{i}") for i in range(250)])
-    fake.malform(OWN, "us-east-1", service, "repeated_token")
-    paginator = fake.client(spec.client_name, OWN).get_paginator(xform_name(spec.operation))
+    fake.seed(OWN_ACCOUNT, "us-east-1", service, [valid(service, f"r-{i}") for i in range(250)])
+    fake.malform(OWN_ACCOUNT, "us-east-1", service, "repeated_token")
+    paginator = fake.client(spec.client_name, OWN_ACCOUNT).get_paginator(xform_name(spec.operation))
 
     with pytest.raises(PaginationError):
         list(paginator.paginate())
@@ -207,9 +208,9 @@ def test_repeated_token_trips_botocores_paginator(fake, service):
 
 @pytest.mark.parametrize("service", ["opensearch", "savingsplans"])
 def test_repeated_token_trips_the_exporters_token_loop(fake, service):
-    fake.seed(OWN, "us-east-1", service, [valid(service, f"r-{i}") for i in range(250)])
-    fake.malform(OWN, "us-east-1", service, "repeated_token")
-    client = fake.client(SPECS[service].client_name, OWN)
+    fake.seed(OWN_ACCOUNT, "us-east-1", service, [valid(service, f"r-{i}") for i in range(250)])
+    fake.malform(OWN_ACCOUNT, "us-east-1", service, "repeated_token")
+    client = fake.client(SPECS[service].client_name, OWN_ACCOUNT)
 
     with pytest.raises(MalformedRecord, match="repeated"):
         list(REGISTRY[service].list_records(client))
@@ -217,11 +218,11 @@ def test_repeated_token_trips_the_exporters_token_loop(fake, service):
 
 def test_bad_fault_arguments_are_refused(fake):
     with pytest.raises(ValueError, match="kind must be one of"):
-        fake.malform(OWN, "us-east-1", "rds", "truncated")
+        fake.malform(OWN_ACCOUNT, "us-east-1", "rds", "truncated")
     with pytest.raises(ValueError, match="unknown reservation service"):
-        fake.malform(OWN, "us-east-1", "dynamodb", "missing_id")
+        fake.malform(OWN_ACCOUNT, "us-east-1", "dynamodb", "missing_id")
     with pytest.raises(ValueError, match="service:Operation"):
-        fake.deny(OWN, "DescribeReservedDBInstances")
+        fake.deny(OWN_ACCOUNT, "DescribeReservedDBInstances")
 
 
 # --- answers spoiled on the wire (corrupt) ---------------------------------------------
@@ -237,7 +238,7 @@ def raw_answer(fake, service: str, target: str, body: bytes) -> tuple[int, dict,
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    creds = Credentials(*fake.credentials(OWN))
+    creds = Credentials(*fake.credentials(OWN_ACCOUNT))
     headers = {
         "Content-Type": "application/x-amz-json-1.1",
         "X-Amz-Target": target,
@@ -263,7 +264,7 @@ def list_accounts(fake) -> tuple[int, dict, bytes]:
 
 @pytest.fixture
 def organization(fake):
-    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    fake.add_org_account(OWN_ACCOUNT, "payer", management_account_id=OWN_ACCOUNT)
     fake.add_org_account("222222222222", "production")
     status, _, whole = list_accounts(fake)
     assert status == 200 and b"production" in whole
@@ -331,9 +332,9 @@ def test_hang_holds_the_answer_until_reset(fake, organization):
 
 
 def test_endless_token_malformation_pages_forever(fake):
-    fake.seed(OWN, "us-east-1", "memorydb", [valid("memorydb", "r-1")])
-    fake.malform(OWN, "us-east-1", "memorydb", "endless_token")
-    client = fake.client("memorydb", OWN)
+    fake.seed(OWN_ACCOUNT, "us-east-1", "memorydb", [valid("memorydb", "r-1")])
+    fake.malform(OWN_ACCOUNT, "us-east-1", "memorydb", "endless_token")
+    client = fake.client("memorydb", OWN_ACCOUNT)
     tokens = set()
     kwargs: dict = {}
     for _ in range(5):

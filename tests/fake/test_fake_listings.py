@@ -11,7 +11,8 @@ from botocore import xform_name
 from botocore.model import Shape
 
 from exporter.fake.catalog import SPECS, record_shape
-from tests.fake.conftest import OWN, error_of
+from tests.fake.conftest import error_of
+from tests.support import OWN_ACCOUNT
 
 T0 = datetime(2025, 3, 1, 12, 30, tzinfo=timezone.utc)
 PAGED = ("rds", "elasticache", "redshift", "memorydb", "opensearch", "savingsplans")
@@ -43,7 +44,7 @@ def full_record(service: str, rid: str) -> dict[str, Any]:
     return record
 
 
-def listing(fake, service: str, account: str = OWN, region: str = "us-east-1", **kwargs):
+def listing(fake, service: str, account: str = OWN_ACCOUNT, region: str = "us-east-1", **kwargs):
     spec = SPECS[service]
     client = fake.client(spec.client_name, account, region)
     return getattr(client, xform_name(spec.operation))(**kwargs)
@@ -57,7 +58,7 @@ def minimal(service: str, rid: str) -> dict[str, Any]:
 def test_every_member_seeded_comes_back_and_nothing_else(fake, service):
     spec = SPECS[service]
     seeded = full_record(service, "00000000-0000-4000-8000-000000000001")
-    fake.seed(OWN, "us-east-1", service, [seeded])
+    fake.seed(OWN_ACCOUNT, "us-east-1", service, [seeded])
 
     response = listing(fake, service)
 
@@ -72,7 +73,7 @@ def test_every_member_seeded_comes_back_and_nothing_else(fake, service):
 
 @pytest.mark.parametrize("service", list(SPECS))
 def test_records_stay_in_their_account_and_region(fake, service):
-    fake.seed(OWN, "us-east-1", service, [minimal(service, "mine")])
+    fake.seed(OWN_ACCOUNT, "us-east-1", service, [minimal(service, "mine")])
     fake.seed("222222222222", "us-east-1", service, [minimal(service, "theirs")])
     id_key, result_key = SPECS[service].id_key, SPECS[service].result_key
 
@@ -86,7 +87,9 @@ def test_records_stay_in_their_account_and_region(fake, service):
 @pytest.mark.parametrize("service", PAGED)
 def test_first_page_has_the_aws_default_size_and_a_token(fake, service):
     spec = SPECS[service]
-    fake.seed(OWN, "us-east-1", service, [minimal(service, f"r-{i:03d}") for i in range(250)])
+    fake.seed(
+        OWN_ACCOUNT, "us-east-1", service, [minimal(service, f"r-{i:03d}") for i in range(250)]
+    )
 
     first = listing(fake, service)
 
@@ -98,10 +101,10 @@ def test_first_page_has_the_aws_default_size_and_a_token(fake, service):
 def test_token_loop_returns_every_record_once_in_pages_of_the_clients_size(fake, service):
     spec = SPECS[service]
     ids = [f"r-{i:03d}" for i in range(250)]
-    fake.seed(OWN, "us-east-1", service, [minimal(service, rid) for rid in ids])
+    fake.seed(OWN_ACCOUNT, "us-east-1", service, [minimal(service, rid) for rid in ids])
     size = 20 if spec.page_min == 20 else 7
 
-    call = getattr(fake.client(spec.client_name, OWN), xform_name(spec.operation))
+    call = getattr(fake.client(spec.client_name, OWN_ACCOUNT), xform_name(spec.operation))
     seen, pages, kwargs = [], [], {spec.limit_key: size}
     while True:
         page = call(**kwargs)
@@ -118,8 +121,10 @@ def test_token_loop_returns_every_record_once_in_pages_of_the_clients_size(fake,
 @pytest.mark.parametrize("service", ["rds", "elasticache", "redshift", "memorydb"])
 def test_botocore_paginators_walk_all_pages(fake, service):
     spec = SPECS[service]
-    fake.seed(OWN, "us-east-1", service, [minimal(service, f"r-{i:03d}") for i in range(230)])
-    client = fake.client(spec.client_name, OWN)
+    fake.seed(
+        OWN_ACCOUNT, "us-east-1", service, [minimal(service, f"r-{i:03d}") for i in range(230)]
+    )
+    client = fake.client(spec.client_name, OWN_ACCOUNT)
 
     pages = list(client.get_paginator(xform_name(spec.operation)).paginate())
 
@@ -127,7 +132,7 @@ def test_botocore_paginators_walk_all_pages(fake, service):
 
 
 def test_ec2_returns_everything_in_one_unpaginated_call(fake):
-    fake.seed(OWN, "us-east-1", "ec2", [minimal("ec2", f"ri-{i}") for i in range(250)])
+    fake.seed(OWN_ACCOUNT, "us-east-1", "ec2", [minimal("ec2", f"ri-{i}") for i in range(250)])
 
     response = listing(fake, "ec2")
 
@@ -152,7 +157,7 @@ def test_a_token_the_fake_did_not_issue_is_refused(fake, service):
 
 def test_ec2_honours_ids_and_filters(fake):
     fake.seed(
-        OWN,
+        OWN_ACCOUNT,
         "us-east-1",
         "ec2",
         [
@@ -191,7 +196,9 @@ def test_ec2_honours_ids_and_filters(fake):
 def test_id_filter_finds_one_reservation_or_answers_not_found(
     fake, service, argument, code, status
 ):
-    fake.seed(OWN, "us-east-1", service, [minimal(service, "keep"), minimal(service, "other")])
+    fake.seed(
+        OWN_ACCOUNT, "us-east-1", service, [minimal(service, "keep"), minimal(service, "other")]
+    )
     id_key, result_key = SPECS[service].id_key, SPECS[service].result_key
 
     found = listing(fake, service, **{argument: "keep"})[result_key]
@@ -202,7 +209,7 @@ def test_id_filter_finds_one_reservation_or_answers_not_found(
 
 def test_savings_plans_filter_by_state_and_id(fake):
     fake.seed(
-        OWN,
+        OWN_ACCOUNT,
         "global",
         "savingsplans",
         [
@@ -220,8 +227,8 @@ def test_savings_plans_filter_by_state_and_id(fake):
 
 
 def test_seeding_appends_to_what_a_target_holds(fake):
-    assert fake.seed(OWN, "us-east-1", "rds", [minimal("rds", "one")]) == 1
-    assert fake.seed(OWN, "us-east-1", "rds", [minimal("rds", "two")]) == 2
+    assert fake.seed(OWN_ACCOUNT, "us-east-1", "rds", [minimal("rds", "one")]) == 1
+    assert fake.seed(OWN_ACCOUNT, "us-east-1", "rds", [minimal("rds", "two")]) == 2
 
     ids = [r["ReservedDBInstanceId"] for r in listing(fake, "rds")["ReservedDBInstances"]]
 
@@ -229,6 +236,6 @@ def test_seeding_appends_to_what_a_target_holds(fake):
 
 
 def test_reset_forgets_seeded_records(fake):
-    fake.seed(OWN, "us-east-1", "memorydb", [minimal("memorydb", "gone")])
+    fake.seed(OWN_ACCOUNT, "us-east-1", "memorydb", [minimal("memorydb", "gone")])
     fake.reset()
     assert listing(fake, "memorydb")["ReservedNodes"] == []

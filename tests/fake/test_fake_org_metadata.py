@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from tests.fake.conftest import OWN, error_of, ou_path, tag_map
+from tests.fake.conftest import error_of, ou_path, tag_map
+from tests.support import OWN_ACCOUNT
 
 PROD = "222222222222"
 STAGING = "333333333333"
@@ -21,8 +22,10 @@ def tags_of(org, resource_id: str) -> dict[str, str]:
 
 @pytest.fixture
 def org(fake):
-    """An organization managed by OWN with accounts in nested OUs; its client."""
-    fake.add_org_account(OWN, "payer", management_account_id=OWN, tags={"Team": "finops"})
+    """An organization managed by OWN_ACCOUNT with accounts in nested OUs; its client."""
+    fake.add_org_account(
+        OWN_ACCOUNT, "payer", management_account_id=OWN_ACCOUNT, tags={"Team": "finops"}
+    )
     fake.add_org_account(
         PROD,
         "production",
@@ -30,13 +33,13 @@ def org(fake):
         ou_path="Workloads/Payments",
     )
     fake.add_org_account(STAGING, "staging", ou_path="Root/Workloads/Search")
-    return fake.client("organizations", OWN)
+    return fake.client("organizations", OWN_ACCOUNT)
 
 
 def test_ou_paths_come_from_list_parents_and_describe_organizational_unit(org):
     assert ou_path(org, PROD) == "Root/Workloads/Payments"
     assert ou_path(org, STAGING) == "Root/Workloads/Search"  # a leading "Root/" is the root
-    assert ou_path(org, OWN) == "Root"
+    assert ou_path(org, OWN_ACCOUNT) == "Root"
 
 
 def test_existing_ous_are_reused(fake, org):
@@ -69,13 +72,13 @@ def test_describe_organizational_unit_gives_id_arn_name_and_path(org):
     assert ou["Id"] == parent["Id"]
     assert re.fullmatch(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}", ou["Id"])
     assert ou["Name"] == "Payments"
-    assert ou["Arn"] == f"arn:aws:organizations::{OWN}:ou/{organization['Id']}/{ou['Id']}"
+    assert ou["Arn"] == f"arn:aws:organizations::{OWN_ACCOUNT}:ou/{organization['Id']}/{ou['Id']}"
     assert ou["Path"] == f"{organization['Id']}/{root}/{grandparent['Id']}/{ou['Id']}/"
 
 
 def test_account_tags_come_from_list_tags_for_resource(org):
     assert tags_of(org, PROD) == {"Team": "payments", "CostCenter": "CC-2100"}
-    assert tags_of(org, OWN) == {"Team": "finops"}
+    assert tags_of(org, OWN_ACCOUNT) == {"Team": "finops"}
     assert tags_of(org, STAGING) == {}
 
 
@@ -100,10 +103,10 @@ def test_accounts_move_between_ous(fake, org):
 
 
 def test_describe_organization_names_the_management_account_to_every_member(fake, org):
-    assert org.describe_organization()["Organization"]["MasterAccountId"] == OWN
+    assert org.describe_organization()["Organization"]["MasterAccountId"] == OWN_ACCOUNT
     member = fake.client("organizations", PROD).describe_organization()["Organization"]
-    assert member["MasterAccountId"] == OWN
-    assert member["MasterAccountArn"].endswith(f"/{OWN}")
+    assert member["MasterAccountId"] == OWN_ACCOUNT
+    assert member["MasterAccountArn"].endswith(f"/{OWN_ACCOUNT}")
 
 
 @pytest.mark.parametrize(
@@ -166,7 +169,7 @@ def test_only_the_management_account_reads_the_organization(fake, org, call):
     ],
 )
 def test_deny_refuses_each_metadata_read(fake, org, action, call):
-    fake.deny(OWN, action)
+    fake.deny(OWN_ACCOUNT, action)
 
     code, message, status = error_of(lambda: call(org))
 
@@ -194,7 +197,7 @@ def test_metadata_reads_are_throttled_with_organizations_own_error(fake, org):
 
     fake.throttle("organizations", "ListTagsForResource", 5)
     once = Config(retries={"mode": "standard", "total_max_attempts": 1})
-    client = fake.client("organizations", OWN, config=once)
+    client = fake.client("organizations", OWN_ACCOUNT, config=once)
 
     assert error_of(lambda: client.list_tags_for_resource(ResourceId=PROD))[0] == (
         "ThrottlingException"
@@ -213,9 +216,9 @@ def test_control_errors_for_unknown_accounts_and_bad_paths(fake, org):
 
 def test_reset_forgets_ous_and_tags(fake, org):
     fake.reset()
-    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    fake.add_org_account(OWN_ACCOUNT, "payer", management_account_id=OWN_ACCOUNT)
     fake.add_org_account(PROD, "production")
-    org = fake.client("organizations", OWN)
+    org = fake.client("organizations", OWN_ACCOUNT)
 
     assert ou_path(org, PROD) == "Root"
     assert tags_of(org, PROD) == {}

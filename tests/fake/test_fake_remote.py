@@ -18,7 +18,8 @@ import pytest
 from botocore.config import Config
 
 from exporter.fake import Call, FakeAwsClient, FakeError
-from tests.fake.conftest import OWN, error_of
+from tests.fake.conftest import error_of
+from tests.support import OWN_ACCOUNT
 
 PROD = "222222222222"
 ROLE = f"arn:aws:iam::{PROD}:role/ReservationExporter"
@@ -50,16 +51,18 @@ def fake(remote: FakeAwsClient) -> FakeAwsClient:
 
 
 def test_seeded_records_round_trip_through_json_with_real_timestamps(fake):
-    fake.seed(OWN, "us-east-1", "rds", [{"ReservedDBInstanceId": "db-1", "StartTime": T0}])
+    fake.seed(OWN_ACCOUNT, "us-east-1", "rds", [{"ReservedDBInstanceId": "db-1", "StartTime": T0}])
 
-    (record,) = fake.client("rds", OWN).describe_reserved_db_instances()["ReservedDBInstances"]
+    (record,) = fake.client("rds", OWN_ACCOUNT).describe_reserved_db_instances()[
+        "ReservedDBInstances"
+    ]
 
     assert record == {"ReservedDBInstanceId": "db-1", "StartTime": T0}
 
 
 def test_roles_and_external_ids_are_enforced_remotely(fake):
-    fake.add_role(ROLE, external_id="ext-9", trusted_account_ids=[OWN])
-    sts = fake.client("sts", OWN)
+    fake.add_role(ROLE, external_id="ext-9", trusted_account_ids=[OWN_ACCOUNT])
+    sts = fake.client("sts", OWN_ACCOUNT)
 
     assert error_of(lambda: sts.assume_role(RoleArn=ROLE, RoleSessionName="s1"))[0] == (
         "AccessDenied"
@@ -69,22 +72,24 @@ def test_roles_and_external_ids_are_enforced_remotely(fake):
 
 
 def test_faults_and_the_recorder_work_remotely(fake):
-    fake.deny(OWN, "memorydb:DescribeReservedNodes")
+    fake.deny(OWN_ACCOUNT, "memorydb:DescribeReservedNodes")
     fake.throttle("savingsplans", "DescribeSavingsPlans", 1)
-    fake.malform(OWN, "us-east-1", "rds", "missing_id")
-    fake.seed(OWN, "us-east-1", "rds", [{"ReservedDBInstanceId": "db-1", "State": "active"}])
+    fake.malform(OWN_ACCOUNT, "us-east-1", "rds", "missing_id")
+    fake.seed(
+        OWN_ACCOUNT, "us-east-1", "rds", [{"ReservedDBInstanceId": "db-1", "State": "active"}]
+    )
 
-    error_of(fake.client("memorydb", OWN).describe_reserved_nodes)
+    error_of(fake.client("memorydb", OWN_ACCOUNT).describe_reserved_nodes)
     retrying = Config(retries={"mode": "standard", "total_max_attempts": 2})
-    fake.client("savingsplans", OWN, config=retrying).describe_savings_plans()
-    rds = fake.client("rds", OWN).describe_reserved_db_instances()
+    fake.client("savingsplans", OWN_ACCOUNT, config=retrying).describe_savings_plans()
+    rds = fake.client("rds", OWN_ACCOUNT).describe_reserved_db_instances()
 
     assert rds["ReservedDBInstances"] == [{"State": "active"}]
     assert fake.calls() == [
-        Call(OWN, "us-east-1", "memorydb", "DescribeReservedNodes", "denied"),
-        Call(OWN, "us-east-1", "savingsplans", "DescribeSavingsPlans", "throttled"),
-        Call(OWN, "us-east-1", "savingsplans", "DescribeSavingsPlans", "ok"),
-        Call(OWN, "us-east-1", "rds", "DescribeReservedDBInstances", "ok"),
+        Call(OWN_ACCOUNT, "us-east-1", "memorydb", "DescribeReservedNodes", "denied"),
+        Call(OWN_ACCOUNT, "us-east-1", "savingsplans", "DescribeSavingsPlans", "throttled"),
+        Call(OWN_ACCOUNT, "us-east-1", "savingsplans", "DescribeSavingsPlans", "ok"),
+        Call(OWN_ACCOUNT, "us-east-1", "rds", "DescribeReservedDBInstances", "ok"),
     ]
     fake.reset_calls()
     assert fake.calls() == []
@@ -93,27 +98,27 @@ def test_faults_and_the_recorder_work_remotely(fake):
 def test_delay_is_applied_by_the_remote_server(fake):
     fake.delay("ec2", 0.3)
     started = time.monotonic()
-    fake.client("ec2", OWN).describe_reserved_instances()
+    fake.client("ec2", OWN_ACCOUNT).describe_reserved_instances()
     assert time.monotonic() - started >= 0.3
 
 
 def test_org_accounts_can_be_added_remotely(fake):
-    fake.add_org_account(PROD, "production", management_account_id=OWN)
-    listed = fake.client("organizations", OWN).list_accounts()["Accounts"]
-    assert [(a["Id"], a["Name"]) for a in listed] == [(OWN, "master"), (PROD, "production")]
+    fake.add_org_account(PROD, "production", management_account_id=OWN_ACCOUNT)
+    listed = fake.client("organizations", OWN_ACCOUNT).list_accounts()["Accounts"]
+    assert [(a["Id"], a["Name"]) for a in listed] == [(OWN_ACCOUNT, "master"), (PROD, "production")]
 
 
 def test_reservation_and_account_tags_can_be_set_remotely(fake):
-    fake.seed(OWN, "us-east-1", "rds", [{"ReservedDBInstanceId": "db-1"}])
-    fake.tag_reservation(OWN, "us-east-1", "rds", "db-1", {"Team": "payments"})
-    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    fake.seed(OWN_ACCOUNT, "us-east-1", "rds", [{"ReservedDBInstanceId": "db-1"}])
+    fake.tag_reservation(OWN_ACCOUNT, "us-east-1", "rds", "db-1", {"Team": "payments"})
+    fake.add_org_account(OWN_ACCOUNT, "payer", management_account_id=OWN_ACCOUNT)
     fake.add_org_account(PROD, "production", tags={"Team": "search"}, ou_path="Workloads")
     fake.tag_org_account(PROD, {"Team": "checkout"})
     fake.move_org_account(PROD, "Platform")
 
-    rds = fake.client("rds", OWN)
-    arn = f"arn:aws:rds:us-east-1:{OWN}:ri:db-1"
-    org = fake.client("organizations", OWN)
+    rds = fake.client("rds", OWN_ACCOUNT)
+    arn = f"arn:aws:rds:us-east-1:{OWN_ACCOUNT}:ri:db-1"
+    org = fake.client("organizations", OWN_ACCOUNT)
     (parent,) = org.list_parents(ChildId=PROD)["Parents"]
 
     assert rds.list_tags_for_resource(ResourceName=arn)["TagList"] == [
@@ -125,14 +130,14 @@ def test_reservation_and_account_tags_can_be_set_remotely(fake):
     unit = org.describe_organizational_unit(OrganizationalUnitId=parent["Id"])
     assert unit["OrganizationalUnit"]["Name"] == "Platform"
     with pytest.raises(FakeError, match="redshift reservations have no tags in AWS"):
-        fake.tag_reservation(OWN, "us-east-1", "redshift", "r-1", {"Team": "x"})
+        fake.tag_reservation(OWN_ACCOUNT, "us-east-1", "redshift", "r-1", {"Team": "x"})
 
 
 def test_cost_explorer_choices_are_made_remotely(fake):
     started = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=30)
-    fake.add_org_account(OWN, "payer", management_account_id=OWN)
+    fake.add_org_account(OWN_ACCOUNT, "payer", management_account_id=OWN_ACCOUNT)
     fake.seed(
-        OWN,
+        OWN_ACCOUNT,
         "us-east-1",
         "ec2",
         [
@@ -145,12 +150,12 @@ def test_cost_explorer_choices_are_made_remotely(fake):
             }
         ],
     )
-    fake.set_utilization(OWN, "ec2", "ri-1", 42.5)
+    fake.set_utilization(OWN_ACCOUNT, "ec2", "ri-1", 42.5)
     fake.ce_drop_attribute("accountName")
     fake.ce_rename_attribute("endDateTime", "endDate")
     today = datetime.now(timezone.utc).date()
 
-    answer = fake.client("ce", OWN).get_reservation_utilization(
+    answer = fake.client("ce", OWN_ACCOUNT).get_reservation_utilization(
         TimePeriod={"Start": str(today - timedelta(days=7)), "End": str(today)},
         GroupBy=[{"Type": "DIMENSION", "Key": "SUBSCRIPTION_ID"}],
     )
@@ -162,25 +167,25 @@ def test_cost_explorer_choices_are_made_remotely(fake):
         "%Y-%m-%dT%H:%M:%S.000Z"
     )
     with pytest.raises(FakeError, match="percent must be from 0 to 100"):
-        fake.set_utilization(OWN, "ec2", "ri-1", 101)
+        fake.set_utilization(OWN_ACCOUNT, "ec2", "ri-1", 101)
 
 
 def test_control_errors_name_the_problem(fake):
     with pytest.raises(FakeError, match="seed: rds: Bogus not in botocore's ReservedDBInstance"):
-        fake.seed(OWN, "us-east-1", "rds", [{"Bogus": 1}])
+        fake.seed(OWN_ACCOUNT, "us-east-1", "rds", [{"Bogus": 1}])
     with pytest.raises(FakeError, match="account_id must be 12 digits"):
         fake.seed("prod", "us-east-1", "rds", [])
     with pytest.raises(FakeError, match="no control operation 'explode'"):
         fake._invoke("explode")
     with pytest.raises(FakeError, match="unexpected keyword argument"):
-        fake._invoke("deny", account=OWN)
+        fake._invoke("deny", account=OWN_ACCOUNT)
 
 
 def test_reset_clears_the_remote_state(fake):
-    fake.seed(OWN, "us-east-1", "ec2", [{"ReservedInstancesId": "ri-1"}])
-    fake.deny(OWN, "ec2:*")
+    fake.seed(OWN_ACCOUNT, "us-east-1", "ec2", [{"ReservedInstancesId": "ri-1"}])
+    fake.deny(OWN_ACCOUNT, "ec2:*")
     fake.reset()
-    assert fake.client("ec2", OWN).describe_reserved_instances()["ReservedInstances"] == []
+    assert fake.client("ec2", OWN_ACCOUNT).describe_reserved_instances()["ReservedInstances"] == []
 
 
 _PROBE = """
@@ -220,11 +225,13 @@ def test_env_gives_a_subprocess_the_fake_and_nothing_else(fake):
 def test_apply_env_rewrites_a_mapping_in_place(fake):
     environ = {"AWS_PROFILE": "x", "AWS_ENDPOINT_URL_EC2": "https://example", "HOME": "/home/u"}
 
-    fake.apply_env(environ, account_id=OWN, region="us-west-2")
+    fake.apply_env(environ, account_id=OWN_ACCOUNT, region="us-west-2")
 
     assert "AWS_PROFILE" not in environ and "AWS_ENDPOINT_URL_EC2" not in environ
     assert environ["HOME"] == "/home/u"
-    assert (environ["AWS_ACCESS_KEY_ID"], environ["AWS_SECRET_ACCESS_KEY"]) == fake.credentials(OWN)
+    assert (environ["AWS_ACCESS_KEY_ID"], environ["AWS_SECRET_ACCESS_KEY"]) == fake.credentials(
+        OWN_ACCOUNT
+    )
     assert environ["AWS_DEFAULT_REGION"] == "us-west-2"
 
 

@@ -8,19 +8,20 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tests.fake.conftest import OWN, error_of, session_client
+from tests.fake.conftest import error_of, session_client
+from tests.support import OWN_ACCOUNT
 
 PROD = "222222222222"
 ROLE = f"arn:aws:iam::{PROD}:role/ReservationExporter"
-CALLER = f"arn:aws:sts::{OWN}:user/moto"  # what GetCallerIdentity says for the own keys
-MFA = f"arn:aws:iam::{OWN}:mfa/alice"
+CALLER = f"arn:aws:sts::{OWN_ACCOUNT}:user/moto"  # what GetCallerIdentity says for the own keys
+MFA = f"arn:aws:iam::{OWN_ACCOUNT}:mfa/alice"
 
 
 def denied_message(role_arn: str, caller: str = CALLER) -> str:
     return f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
 
 
-def assume(fake, role_arn: str = ROLE, account: str = OWN, **kwargs):
+def assume(fake, role_arn: str = ROLE, account: str = OWN_ACCOUNT, **kwargs):
     return fake.client("sts", account).assume_role(
         RoleArn=role_arn, RoleSessionName="exporter", **kwargs
     )
@@ -54,7 +55,7 @@ def test_an_external_id_the_role_does_not_require_is_ignored(fake):
 
 
 def test_only_trusted_accounts_may_assume(fake):
-    fake.add_role(ROLE, trusted_account_ids=[OWN])
+    fake.add_role(ROLE, trusted_account_ids=[OWN_ACCOUNT])
 
     assert assume(fake)["Credentials"]["AccessKeyId"]
     outsider = "arn:aws:sts::333333333333:user/moto"
@@ -68,7 +69,7 @@ def test_only_trusted_accounts_may_assume(fake):
 def test_assumed_keys_read_the_roles_accounts_data(fake):
     fake.add_role(ROLE)
     fake.seed(PROD, "us-east-1", "rds", [{"ReservedDBInstanceId": "prod-db"}])
-    fake.seed(OWN, "us-east-1", "rds", [{"ReservedDBInstanceId": "own-db"}])
+    fake.seed(OWN_ACCOUNT, "us-east-1", "rds", [{"ReservedDBInstanceId": "own-db"}])
 
     rds = session_client(fake, assume(fake)["Credentials"], "rds")
 
@@ -98,7 +99,7 @@ def test_duration_beyond_the_roles_maximum_is_a_validation_error(fake):
 
 def test_role_chaining_works_and_is_limited_to_one_hour(fake):
     analytics = "arn:aws:iam::444444444444:role/ReservationExporter"
-    fake.add_role(ROLE, trusted_account_ids=[OWN])
+    fake.add_role(ROLE, trusted_account_ids=[OWN_ACCOUNT])
     fake.add_role(analytics, trusted_account_ids=[PROD], max_session_seconds=43200)
     sts_as_prod = session_client(fake, assume(fake)["Credentials"], "sts")
 
@@ -129,7 +130,9 @@ def test_role_requiring_mfa_needs_the_devices_current_code(fake):
         403,
     )
     code, message, _ = error_of(
-        lambda: assume(fake, SerialNumber=f"arn:aws:iam::{OWN}:mfa/mallory", TokenCode="123456")
+        lambda: assume(
+            fake, SerialNumber=f"arn:aws:iam::{OWN_ACCOUNT}:mfa/mallory", TokenCode="123456"
+        )
     )
     assert code == "AccessDenied" and "unable to validate MFA code" in message
     assert assume(fake, SerialNumber=MFA, TokenCode="123456")["Credentials"]["AccessKeyId"]
@@ -137,7 +140,7 @@ def test_role_requiring_mfa_needs_the_devices_current_code(fake):
 
 def test_get_session_token_checks_mfa_and_its_keys_keep_the_callers_account(fake):
     fake.add_mfa_device(MFA, "123456")
-    sts = fake.client("sts", OWN)
+    sts = fake.client("sts", OWN_ACCOUNT)
 
     assert error_of(lambda: sts.get_session_token(SerialNumber=MFA, TokenCode="000000")) == (
         "AccessDenied",
@@ -146,7 +149,7 @@ def test_get_session_token_checks_mfa_and_its_keys_keep_the_callers_account(fake
     )
     credentials = sts.get_session_token(SerialNumber=MFA, TokenCode="123456")["Credentials"]
     session_sts = session_client(fake, credentials, "sts")
-    assert session_sts.get_caller_identity()["Account"] == OWN
+    assert session_sts.get_caller_identity()["Account"] == OWN_ACCOUNT
     assert error_of(lambda: session_sts.get_session_token()) == (
         "AccessDenied",
         "Cannot call GetSessionToken with session credentials",
@@ -157,7 +160,7 @@ def test_get_session_token_checks_mfa_and_its_keys_keep_the_callers_account(fake
 def test_an_mfa_session_satisfies_a_role_that_requires_mfa(fake):
     fake.add_mfa_device(MFA, "123456")
     fake.add_role(ROLE, mfa_serial=MFA)
-    sts = fake.client("sts", OWN)
+    sts = fake.client("sts", OWN_ACCOUNT)
     plain = session_client(fake, sts.get_session_token()["Credentials"], "sts")
     with_mfa = session_client(
         fake, sts.get_session_token(SerialNumber=MFA, TokenCode="123456")["Credentials"], "sts"

@@ -9,7 +9,8 @@ from botocore import xform_name
 from botocore.config import Config
 
 from exporter.fake.catalog import SPECS
-from tests.fake.conftest import OWN, error_of
+from tests.fake.conftest import error_of
+from tests.support import OWN_ACCOUNT
 
 PROD = "222222222222"
 REGION = "us-east-1"
@@ -18,17 +19,17 @@ REGION = "us-east-1"
 TAG_API = {
     "rds": (
         "db-ri-1",
-        f"arn:aws:rds:{REGION}:{OWN}:ri:db-ri-1",
+        f"arn:aws:rds:{REGION}:{OWN_ACCOUNT}:ri:db-ri-1",
         lambda client, arn: client.list_tags_for_resource(ResourceName=arn),
     ),
     "elasticache": (
         "cache-ri-1",
-        f"arn:aws:elasticache:{REGION}:{OWN}:reserved-instance:cache-ri-1",
+        f"arn:aws:elasticache:{REGION}:{OWN_ACCOUNT}:reserved-instance:cache-ri-1",
         lambda client, arn: client.list_tags_for_resource(ResourceName=arn),
     ),
     "memorydb": (
         "mem-ri-1",
-        f"arn:aws:memorydb:{REGION}:{OWN}:reservednode/mem-ri-1",
+        f"arn:aws:memorydb:{REGION}:{OWN_ACCOUNT}:reservednode/mem-ri-1",
         lambda client, arn: client.list_tags(ResourceArn=arn),
     ),
 }
@@ -45,16 +46,16 @@ DENIED = {
 }
 
 
-def seed_with_arn(fake, service: str, account: str = OWN, region: str = REGION) -> str:
+def seed_with_arn(fake, service: str, account: str = OWN_ACCOUNT, region: str = REGION) -> str:
     """Seed one reservation that names its ARN, as AWS's listing does; return the ARN."""
     spec = SPECS[service]
     rid, arn, _ = TAG_API[service]
-    arn = arn.replace(OWN, account).replace(REGION, region)
+    arn = arn.replace(OWN_ACCOUNT, account).replace(REGION, region)
     fake.seed(account, region, service, [{spec.id_key: rid, spec.arn_key: arn}])
     return arn
 
 
-def read_tags(fake, service: str, arn: str, account: str = OWN, region: str = REGION, **kw):
+def read_tags(fake, service: str, arn: str, account: str = OWN_ACCOUNT, region: str = REGION, **kw):
     _, _, call = TAG_API[service]
     return call(fake.client(SPECS[service].client_name, account, region, **kw), arn)["TagList"]
 
@@ -62,14 +63,16 @@ def read_tags(fake, service: str, arn: str, account: str = OWN, region: str = RE
 @pytest.mark.parametrize("service", list(TAG_API))
 def test_tag_api_returns_the_reservations_tags_by_arn(fake, service):
     arn = seed_with_arn(fake, service)
-    fake.tag_reservation(OWN, REGION, service, arn, {"Team": "payments", "CostCenter": "CC-1"})
+    fake.tag_reservation(
+        OWN_ACCOUNT, REGION, service, arn, {"Team": "payments", "CostCenter": "CC-1"}
+    )
 
     assert read_tags(fake, service, arn) == [
         {"Key": "Team", "Value": "payments"},
         {"Key": "CostCenter", "Value": "CC-1"},
     ]
     assert fake.calls(service=service, operation=SPECS[service].tags_operation) == [
-        (OWN, REGION, service, SPECS[service].tags_operation, "ok")
+        (OWN_ACCOUNT, REGION, service, SPECS[service].tags_operation, "ok")
     ]
 
 
@@ -82,8 +85,8 @@ def test_an_untagged_reservation_has_an_empty_tag_list(fake, service):
 @pytest.mark.parametrize("service", list(TAG_API))
 def test_a_reservation_seeded_without_its_arn_answers_to_the_arn_aws_gives_it(fake, service):
     rid, arn, _ = TAG_API[service]
-    fake.seed(OWN, REGION, service, [{SPECS[service].id_key: rid}])
-    fake.tag_reservation(OWN, REGION, service, rid, {"Team": "search"})  # by id
+    fake.seed(OWN_ACCOUNT, REGION, service, [{SPECS[service].id_key: rid}])
+    fake.tag_reservation(OWN_ACCOUNT, REGION, service, rid, {"Team": "search"})  # by id
 
     assert read_tags(fake, service, arn) == [{"Key": "Team", "Value": "search"}]
 
@@ -91,16 +94,16 @@ def test_a_reservation_seeded_without_its_arn_answers_to_the_arn_aws_gives_it(fa
 @pytest.mark.parametrize("service", list(TAG_API))
 def test_a_tag_change_is_visible_on_the_next_read(fake, service):
     arn = seed_with_arn(fake, service)
-    fake.tag_reservation(OWN, REGION, service, arn, {"Team": "payments", "Old": "x"})
+    fake.tag_reservation(OWN_ACCOUNT, REGION, service, arn, {"Team": "payments", "Old": "x"})
     assert read_tags(fake, service, arn) == [
         {"Key": "Team", "Value": "payments"},
         {"Key": "Old", "Value": "x"},
     ]
 
-    fake.tag_reservation(OWN, REGION, service, arn, {"Team": "checkout"})  # replaces all
+    fake.tag_reservation(OWN_ACCOUNT, REGION, service, arn, {"Team": "checkout"})  # replaces all
 
     assert read_tags(fake, service, arn) == [{"Key": "Team", "Value": "checkout"}]
-    fake.tag_reservation(OWN, REGION, service, arn, {})
+    fake.tag_reservation(OWN_ACCOUNT, REGION, service, arn, {})
     assert read_tags(fake, service, arn) == []
 
 
@@ -119,7 +122,7 @@ def test_an_unknown_reservation_arn_answers_the_services_not_found_error(fake, s
 @pytest.mark.parametrize("service", list(TAG_API))
 def test_tags_stay_in_their_account_and_region(fake, service):
     arn = seed_with_arn(fake, service)
-    fake.tag_reservation(OWN, REGION, service, arn, {"Team": "payments"})
+    fake.tag_reservation(OWN_ACCOUNT, REGION, service, arn, {"Team": "payments"})
     elsewhere = seed_with_arn(fake, service, PROD, "eu-west-1")
     fake.tag_reservation(PROD, "eu-west-1", service, elsewhere, {"Team": "search"})
 
@@ -128,14 +131,14 @@ def test_tags_stay_in_their_account_and_region(fake, service):
     ]
     # The same ARN asked in another region or by another account names nothing there.
     assert (
-        error_of(lambda: read_tags(fake, service, arn, OWN, "eu-west-1"))[0]
+        error_of(lambda: read_tags(fake, service, arn, OWN_ACCOUNT, "eu-west-1"))[0]
         == (NOT_FOUND[service][0])
     )
     assert error_of(lambda: read_tags(fake, service, arn, PROD))[0] == NOT_FOUND[service][0]
 
 
 def test_arns_of_other_resources_still_reach_motos_own_tags(fake):
-    rds = fake.client("rds", OWN)
+    rds = fake.client("rds", OWN_ACCOUNT)
     rds.create_db_instance(
         DBInstanceIdentifier="orders",
         DBInstanceClass="db.t3.micro",
@@ -150,7 +153,7 @@ def test_arns_of_other_resources_still_reach_motos_own_tags(fake):
     assert rds.list_tags_for_resource(ResourceName=arn)["TagList"] == [
         {"Key": "Team", "Value": "orders"}
     ]
-    cache = fake.client("elasticache", OWN)
+    cache = fake.client("elasticache", OWN_ACCOUNT)
     cache.create_cache_cluster(
         CacheClusterId="sessions",
         Engine="redis",
@@ -169,7 +172,7 @@ def test_arns_of_other_resources_still_reach_motos_own_tags(fake):
 def test_a_denied_tag_read_is_refused_with_the_protocols_access_error(fake, service):
     arn = seed_with_arn(fake, service)
     action = f"{SPECS[service].signing_name}:{SPECS[service].tags_operation}"
-    fake.deny(OWN, action)
+    fake.deny(OWN_ACCOUNT, action)
 
     code, message, status = error_of(lambda: read_tags(fake, service, arn))
 
@@ -177,7 +180,7 @@ def test_a_denied_tag_read_is_refused_with_the_protocols_access_error(fake, serv
     assert f"is not authorized to perform: {action}" in message
     assert fake.calls(service=service)[-1].outcome == "denied"
     # Denying the tag read leaves the listing allowed.
-    client = fake.client(SPECS[service].client_name, OWN)
+    client = fake.client(SPECS[service].client_name, OWN_ACCOUNT)
     listing = getattr(client, xform_name(SPECS[service].operation))()
     assert len(listing[SPECS[service].result_key]) == 1
 
@@ -185,7 +188,7 @@ def test_a_denied_tag_read_is_refused_with_the_protocols_access_error(fake, serv
 @pytest.mark.parametrize("service", list(TAG_API))
 def test_tag_reads_are_throttled_and_retried_like_any_call(fake, service):
     arn = seed_with_arn(fake, service)
-    fake.tag_reservation(OWN, REGION, service, arn, {"Team": "payments"})
+    fake.tag_reservation(OWN_ACCOUNT, REGION, service, arn, {"Team": "payments"})
     fake.throttle(service, SPECS[service].tags_operation, 1)
     retrying = Config(retries={"mode": "standard", "total_max_attempts": 2})
 
@@ -197,11 +200,11 @@ def test_tag_reads_are_counted_per_call(fake):
     arns = []
     for n in range(3):
         rid = f"db-ri-{n}"
-        fake.seed(OWN, REGION, "rds", [{"ReservedDBInstanceId": rid}])
-        arns.append(f"arn:aws:rds:{REGION}:{OWN}:ri:{rid}")
+        fake.seed(OWN_ACCOUNT, REGION, "rds", [{"ReservedDBInstanceId": rid}])
+        arns.append(f"arn:aws:rds:{REGION}:{OWN_ACCOUNT}:ri:{rid}")
     for arn in arns + arns[:1]:
         read_tags(fake, "rds", arn)
-    fake.client("rds", OWN).describe_reserved_db_instances()
+    fake.client("rds", OWN_ACCOUNT).describe_reserved_db_instances()
 
     assert len(fake.calls(service="rds", operation="ListTagsForResource")) == 4
     assert len(fake.calls(service="rds", operation="DescribeReservedDBInstances")) == 1
@@ -234,8 +237,8 @@ def raw_body_of(client, event: str) -> list[bytes]:
 
 def test_ec2_tags_seeded_in_the_record_travel_as_a_tag_set(fake):
     tags = [{"Key": "Team", "Value": "payments"}, {"Key": "CostCenter", "Value": "CC-1"}]
-    fake.seed(OWN, REGION, "ec2", [{"ReservedInstancesId": "ri-1", "Tags": tags}])
-    ec2 = fake.client("ec2", OWN)
+    fake.seed(OWN_ACCOUNT, REGION, "ec2", [{"ReservedInstancesId": "ri-1", "Tags": tags}])
+    ec2 = fake.client("ec2", OWN_ACCOUNT)
     bodies = raw_body_of(ec2, "ec2.DescribeReservedInstances")
 
     (record,) = ec2.describe_reserved_instances()["ReservedInstances"]
@@ -249,17 +252,20 @@ def test_ec2_tags_seeded_in_the_record_travel_as_a_tag_set(fake):
 
 def test_ec2_tags_change_through_the_control_surface(fake):
     fake.seed(
-        OWN, REGION, "ec2", [{"ReservedInstancesId": "ri-1"}, {"ReservedInstancesId": "ri-2"}]
+        OWN_ACCOUNT,
+        REGION,
+        "ec2",
+        [{"ReservedInstancesId": "ri-1"}, {"ReservedInstancesId": "ri-2"}],
     )
-    ec2 = fake.client("ec2", OWN)
+    ec2 = fake.client("ec2", OWN_ACCOUNT)
     assert [r.get("Tags") for r in ec2.describe_reserved_instances()["ReservedInstances"]] == [
         None,
         None,
     ]
 
-    fake.tag_reservation(OWN, REGION, "ec2", "ri-2", {"Team": "search"})
+    fake.tag_reservation(OWN_ACCOUNT, REGION, "ec2", "ri-2", {"Team": "search"})
     first = ec2.describe_reserved_instances()["ReservedInstances"]
-    fake.tag_reservation(OWN, REGION, "ec2", "ri-2", {"Team": "relevance"})
+    fake.tag_reservation(OWN_ACCOUNT, REGION, "ec2", "ri-2", {"Team": "relevance"})
     second = ec2.describe_reserved_instances()["ReservedInstances"]
 
     assert [r.get("Tags") for r in first] == [None, [{"Key": "Team", "Value": "search"}]]
@@ -267,16 +273,16 @@ def test_ec2_tags_change_through_the_control_surface(fake):
 
 
 def test_savings_plan_tags_are_a_map_seeded_or_set_by_arn(fake):
-    arn = f"arn:aws:savingsplans::{OWN}:savingsplan/sp-2"
+    arn = f"arn:aws:savingsplans::{OWN_ACCOUNT}:savingsplan/sp-2"
     fake.seed(
-        OWN,
+        OWN_ACCOUNT,
         "global",
         "savingsplans",
         [{"savingsPlanId": "sp-1", "tags": {"Team": "finops"}}, {"savingsPlanId": "sp-2"}],
     )
-    sp = fake.client("savingsplans", OWN)
+    sp = fake.client("savingsplans", OWN_ACCOUNT)
 
-    fake.tag_reservation(OWN, "eu-west-1", "savingsplans", arn, {"Team": "checkout"})
+    fake.tag_reservation(OWN_ACCOUNT, "eu-west-1", "savingsplans", arn, {"Team": "checkout"})
     plans = sp.describe_savings_plans()["savingsPlans"]
 
     assert [(p["savingsPlanId"], p.get("tags")) for p in plans] == [
@@ -286,9 +292,9 @@ def test_savings_plan_tags_are_a_map_seeded_or_set_by_arn(fake):
 
 
 def test_listing_tags_are_denied_with_the_listing_itself(fake):
-    fake.seed(OWN, REGION, "ec2", [{"ReservedInstancesId": "ri-1", "Tags": []}])
-    fake.deny(OWN, "ec2:DescribeReservedInstances")
-    assert error_of(fake.client("ec2", OWN).describe_reserved_instances)[0] == (
+    fake.seed(OWN_ACCOUNT, REGION, "ec2", [{"ReservedInstancesId": "ri-1", "Tags": []}])
+    fake.deny(OWN_ACCOUNT, "ec2:DescribeReservedInstances")
+    assert error_of(fake.client("ec2", OWN_ACCOUNT).describe_reserved_instances)[0] == (
         "UnauthorizedOperation"
     )
 
@@ -298,26 +304,26 @@ def test_listing_tags_are_denied_with_the_listing_itself(fake):
 
 @pytest.mark.parametrize("service", ["redshift", "opensearch"])
 def test_services_without_reservation_tags_refuse_them(fake, service):
-    fake.seed(OWN, REGION, service, [{SPECS[service].id_key: "r-1"}])
+    fake.seed(OWN_ACCOUNT, REGION, service, [{SPECS[service].id_key: "r-1"}])
     with pytest.raises(ValueError, match="have no tags in AWS"):
-        fake.tag_reservation(OWN, REGION, service, "r-1", {"Team": "x"})
+        fake.tag_reservation(OWN_ACCOUNT, REGION, service, "r-1", {"Team": "x"})
 
 
 def test_tagging_needs_a_seeded_reservation_and_valid_tags(fake):
-    fake.seed(OWN, REGION, "rds", [{"ReservedDBInstanceId": "db-1"}])
+    fake.seed(OWN_ACCOUNT, REGION, "rds", [{"ReservedDBInstanceId": "db-1"}])
     with pytest.raises(ValueError, match="no rds reservation 'db-2' seeded"):
-        fake.tag_reservation(OWN, REGION, "rds", "db-2", {"Team": "x"})
+        fake.tag_reservation(OWN_ACCOUNT, REGION, "rds", "db-2", {"Team": "x"})
     with pytest.raises(ValueError, match="tag key"):
-        fake.tag_reservation(OWN, REGION, "rds", "db-1", {"": "x"})
+        fake.tag_reservation(OWN_ACCOUNT, REGION, "rds", "db-1", {"": "x"})
     with pytest.raises(ValueError, match="tag value"):
-        fake.tag_reservation(OWN, REGION, "rds", "db-1", {"Team": "x" * 257})
+        fake.tag_reservation(OWN_ACCOUNT, REGION, "rds", "db-1", {"Team": "x" * 257})
     with pytest.raises(ValueError, match="at most 50 tags"):
-        fake.tag_reservation(OWN, REGION, "rds", "db-1", {f"k{i}": "v" for i in range(51)})
+        fake.tag_reservation(OWN_ACCOUNT, REGION, "rds", "db-1", {f"k{i}": "v" for i in range(51)})
 
 
 def test_reset_forgets_reservation_tags(fake):
     arn = seed_with_arn(fake, "rds")
-    fake.tag_reservation(OWN, REGION, "rds", arn, {"Team": "payments"})
+    fake.tag_reservation(OWN_ACCOUNT, REGION, "rds", arn, {"Team": "payments"})
     fake.reset()
     seed_with_arn(fake, "rds")
     assert read_tags(fake, "rds", arn) == []

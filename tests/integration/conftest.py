@@ -1,39 +1,16 @@
-"""Fixtures that run the real exporter against the fake AWS over HTTP."""
+"""Fixtures that run the real exporter in-process against the fake AWS over HTTP
+(the fake itself, ``fake`` and ``fake_env``, is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import time
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.app import Exporter, ServeOptions
 from exporter.config import parse_config
-from exporter.fake import FakeAws
-
-OWN_ACCOUNT = "111111111111"
-
-
-@pytest.fixture(scope="session")
-def fake() -> Iterator[FakeAws]:
-    with FakeAws() as server:
-        yield server
-
-
-@pytest.fixture
-def fake_env(fake: FakeAws) -> Iterator[FakeAws]:
-    """A clean fake and an environment that reaches only it, as OWN_ACCOUNT."""
-    fake.reset()
-    saved = dict(os.environ)
-    fake.apply_env(account_id=OWN_ACCOUNT)
-    try:
-        yield fake
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+from tests.support import parse_samples
 
 
 class RunningExporter:
@@ -87,43 +64,9 @@ class RunningExporter:
         return parse_samples(text), before, after
 
 
-def parse_samples(text: str) -> dict[tuple[str, frozenset], float]:
-    out: dict[tuple[str, frozenset], float] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            key = (s.name, frozenset(s.labels.items()))
-            assert key not in out, f"duplicate series {key}"
-            out[key] = s.value
-    return out
-
-
 @pytest.fixture
 def run_exporter(tmp_path):
     def start(config: dict, **options) -> RunningExporter:
         return RunningExporter(config, tmp_path, **options)
 
     return start
-
-
-def issued_secrets() -> set[str]:
-    """Every temporary credential the in-process fake handed out: each assumed
-    role's access key id, secret key and session token."""
-    from moto.sts.models import sts_backends
-
-    secrets: set[str] = set()
-    for account_id in sts_backends:
-        for partition in sts_backends[account_id]:
-            for role in sts_backends[account_id][partition].assumed_roles:
-                secrets.update({role.access_key_id, role.session_token, role.secret_access_key})
-    return secrets
-
-
-def leaked_fragments(text: str, secrets: set[str], size: int = 12) -> set[str]:
-    """Each ``size``-character piece of a secret that appears in ``text``: a
-    cut answer may show a secret only in part."""
-    return {
-        secret[i : i + size]
-        for secret in secrets
-        for i in range(max(1, len(secret) - size + 1))
-        if secret[i : i + size] in text
-    }

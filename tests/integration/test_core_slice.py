@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.integration.conftest import OWN_ACCOUNT
+from tests.support import OWN_ACCOUNT
 
 DAY = 86400
 YEAR = 365 * DAY

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 import pytest
 
 from exporter.fake.demo_data import generate
-from tests.integration.conftest import OWN_ACCOUNT
 from tests.integration.test_faults import Harness, by_target
+from tests.support import OWN_ACCOUNT
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 LOOKBACK = 30 * 86400

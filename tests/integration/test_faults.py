@@ -14,8 +14,8 @@ from exporter.config import parse_config
 from exporter.refresher import Refresher
 from exporter.store import SnapshotStore
 from exporter.telemetry import Telemetry
-from tests.integration.conftest import OWN_ACCOUNT, parse_samples
 from tests.integration.test_core_slice import ec2, rds
+from tests.support import OWN_ACCOUNT, parse_samples
 
 PROD = "222222222222"
 ROLE = f"arn:aws:iam::{PROD}:role/ReservationExporter"

@@ -20,8 +20,8 @@ from exporter import refresher as refresher_module
 from exporter.fake.demo_data import OFFERINGS, TERMS, make_record, make_savings_plan
 from exporter.logs import setup_logging
 from exporter.services import base as services_base
-from tests.integration.conftest import OWN_ACCOUNT, issued_secrets, leaked_fragments
 from tests.integration.test_faults import Harness, by_target, reservation_ids
+from tests.support import OWN_ACCOUNT, issued_secrets, leaked_fragments
 
 PROD = "222222222222"
 ROLE = f"arn:aws:iam::{PROD}:role/ReservationExporter"

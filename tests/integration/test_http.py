@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from exporter.webconfig import load_web_config
-from tests.integration.conftest import OWN_ACCOUNT, parse_samples
 from tests.integration.test_faults import CONFIG, seed
-from tests.test_server_hostile import Wire
+from tests.integration.test_server_hostile import Wire
+from tests.support import OWN_ACCOUNT, parse_samples
 from tests.webconfigs.pki import build_pki
 
 

@@ -17,7 +17,7 @@ from exporter.fake.demo_data import OFFERINGS, TERMS, make_record, make_savings_
 from exporter.refresher import Refresher
 from exporter.store import SnapshotStore
 from exporter.telemetry import Telemetry
-from tests.integration.conftest import OWN_ACCOUNT, parse_samples
+from tests.support import OWN_ACCOUNT, parse_samples
 
 PROD = "222222222222"
 ROLE = f"arn:aws:iam::{PROD}:role/ReservationExporter"

@@ -5,18 +5,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.telemetry import Telemetry
+from tests.support import Series, parse_samples
 
 
-def samples(telemetry: Telemetry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = generate_latest(telemetry.registry).decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+def samples(telemetry: Telemetry) -> dict[Series, float]:
+    return parse_samples(generate_latest(telemetry.registry).decode())
 
 
 def operation(service: str, name: str) -> SimpleNamespace:
@@ -26,8 +21,8 @@ def operation(service: str, name: str) -> SimpleNamespace:
 def test_each_instance_has_its_own_registry() -> None:
     one, two = Telemetry(), Telemetry()
     one.cycles.inc()
-    assert samples(one)[("aws_reservation_refresh_cycles_total", ())] == 1
-    assert samples(two)[("aws_reservation_refresh_cycles_total", ())] == 0
+    assert samples(one)[("aws_reservation_refresh_cycles_total", frozenset())] == 1
+    assert samples(two)[("aws_reservation_refresh_cycles_total", frozenset())] == 0
 
 
 def test_build_info_names_the_version() -> None:
@@ -41,7 +36,7 @@ def test_build_info_names_the_version() -> None:
 
 def test_discovery_metrics_follow_the_memory_and_vanish_when_off() -> None:
     telemetry = Telemetry()
-    key_ok = ("aws_reservation_discovery_success", (("source", "organizations"),))
+    key_ok = ("aws_reservation_discovery_success", frozenset({("source", "organizations")}))
     key_at = ("aws_reservation_discovery_last_success_timestamp_seconds", key_ok[1])
     telemetry.set_discovery(SimpleNamespace(ok=True, last_success=1000.0))
     assert (samples(telemetry)[key_ok], samples(telemetry)[key_at]) == (1, 1000.0)
