@@ -73,3 +73,11 @@ def leaked_fragments(text: str, secrets: set[str], size: int = 12) -> set[str]:
         for i in range(max(1, len(secret) - size + 1))
         if secret[i : i + size] in text
     }
+
+
+def assert_no_issued_secret(text: str) -> None:
+    """``text`` holds no piece of any credential the fake really issued (the
+    spoiled answers' too), not just the shapes a pattern knows."""
+    secrets = issued_secrets()
+    assert len(secrets) >= 3  # at least one role's key id, secret and token
+    assert leaked_fragments(text, secrets) == set()
