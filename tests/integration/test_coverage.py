@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from exporter.fake.demo_data import generate
-from tests.integration.test_faults import Harness, by_target
+from tests.integration.harness import Harness, by_target
 from tests.support import OWN_ACCOUNT
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)

@@ -20,7 +20,7 @@ from exporter import refresher as refresher_module
 from exporter.fake.demo_data import OFFERINGS, TERMS, make_record, make_savings_plan
 from exporter.logs import setup_logging
 from exporter.services import base as services_base
-from tests.integration.test_faults import Harness, by_target, reservation_ids
+from tests.integration.harness import Harness, by_target, reservation_ids
 from tests.support import OWN_ACCOUNT, assert_no_issued_secret
 
 PROD = "222222222222"

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from exporter.webconfig import load_web_config
+from tests.http_support import Wire
 from tests.integration.test_faults import CONFIG, seed
-from tests.integration.test_server_hostile import Wire
 from tests.support import OWN_ACCOUNT, parse_samples
 from tests.webconfigs.pki import build_pki
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from exporter.webconfig import WebConfig, load_web_config
-from tests.integration.test_server_hostile import Wire, closed_by_server, serving
+from tests.http_support import Wire, closed_by_server, serving
 from tests.webconfigs.pki import build_pki
 
 MTLS = """tls_server_config:

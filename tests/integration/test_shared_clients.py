@@ -12,8 +12,8 @@ from botocore.exceptions import NoCredentialsError
 
 from exporter.aws import ClientFactory
 from exporter.model import Account
-from tests.integration.test_core_slice import ec2, rds
-from tests.integration.test_faults import Harness, by_target, reservation_ids
+from tests.core_slice import ec2, rds
+from tests.integration.harness import Harness, by_target, reservation_ids
 from tests.support import OWN_ACCOUNT
 
 ACCOUNTS = [f"{200000000000 + i}" for i in range(6)]

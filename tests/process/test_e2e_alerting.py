@@ -36,8 +36,8 @@ from tests.alerting_support import (
     wait_until,
     webhook_receivers,
 )
-from tests.artefacts.test_monitoring_dashboard import load as load_dashboard
-from tests.artefacts.test_monitoring_dashboard import queries as dashboard_queries
+from tests.dashboard import load as load_dashboard
+from tests.dashboard import queries as dashboard_queries
 from tests.support import OWN_ACCOUNT, ROOT, free_port
 
 pytestmark = pytest.mark.tools

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.test_core_slice import CONFIG, seed
+from tests.core_slice import CONFIG, seed
 from tests.support import OWN_ACCOUNT, ROOT, free_port, issued_secrets, parse_samples
 from tests.tooling import require_tool
 

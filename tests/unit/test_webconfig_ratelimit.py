@@ -19,7 +19,7 @@ from exporter.webconfig import (
     WebConfig,
     client_key,
 )
-from tests.integration.test_server_hostile import serving
+from tests.http_support import serving
 
 _REAL_CHECKPW = bcrypt.checkpw
 ALICE = "alice"
