@@ -12,7 +12,8 @@ from exporter.fake.identity import RequestInfo
 
 MALFORM_KINDS = ("missing_id", "bad_timestamp", "repeated_token", "endless_token")
 # What a broken proxy or endpoint can do to any successful answer (``corrupt``).
-CORRUPT_KINDS = ("truncate", "garbage", "short", "hang", "endless_token")
+CORRUPT_KINDS = ("truncate", "garbage", "short", "hang", "drip", "endless_token")
+DRIP_INTERVAL = 0.2  # seconds between the bytes of a dripped answer
 HANG_LIMIT = 600.0  # seconds a hung answer waits at most (reset() releases it sooner)
 
 
@@ -151,7 +152,9 @@ class Faults:
         Organizations included): ``truncate`` cuts the body in half, ``garbage``
         replaces it with bytes no parser reads, ``short`` sends half the body
         under the full Content-Length and closes the connection, ``hang`` never
-        answers (until ``reset``), ``endless_token`` adds a new page token to
+        answers (until ``reset``), ``drip`` sends the answer a byte every
+        DRIP_INTERVAL (each read gets data long before a read timeout; the rest
+        comes at once on ``reset``), ``endless_token`` adds a new page token to
         every JSON answer. ``count`` answers, or every one when None."""
         if kind not in CORRUPT_KINDS:
             raise ValueError(f"kind must be one of {', '.join(CORRUPT_KINDS)}, got {kind!r}")

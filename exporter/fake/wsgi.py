@@ -9,7 +9,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
@@ -19,7 +19,7 @@ from exporter.aws.partitions import account_of_arn
 from exporter.fake import errors
 from exporter.fake.catalog import BY_CALL, CE_TOKEN_KEYS, wire_name
 from exporter.fake.control import CONTROL_PREFIX, handle_control
-from exporter.fake.guard import HANG_LIMIT
+from exporter.fake.guard import DRIP_INTERVAL, HANG_LIMIT
 from exporter.fake.identity import RequestInfo, caller_arn, describe, own_key_account
 from exporter.fake.recorder import Call
 from exporter.fake.state import FakeState
@@ -53,6 +53,7 @@ class FakeAwsApp:
             time.sleep(latency)
         rejection = self._reject(info)
         declared: int | None = None  # a Content-Length other than the body's own
+        kind: str | None = None
         if rejection is not None:
             status, headers, payload = errors.render(info.protocol, rejection)
         else:
@@ -78,12 +79,26 @@ class FakeAwsApp:
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(payload) if declared is None else declared)))
         start_response(f"{status} {_reason(status)}", headers)
+        if kind == "drip":
+            return self._drip(payload)
         return [payload]
+
+    def _drip(self, payload: bytes) -> Iterator[bytes]:
+        """``payload`` a byte every DRIP_INTERVAL, the rest at once when released."""
+        released = self.state.faults.released
+        deadline = time.monotonic() + HANG_LIMIT
+        for i in range(len(payload)):
+            if released.wait(DRIP_INTERVAL) or time.monotonic() > deadline:
+                yield payload[i:]
+                return
+            yield payload[i : i + 1]
 
     def _spoil(
         self, kind: str, info: RequestInfo, payload: bytes, headers: list[tuple[str, str]]
     ) -> tuple[bytes, int | None, list[tuple[str, str]]]:
         """(body, declared Content-Length or None, headers) of a corrupted answer."""
+        if kind == "drip":  # the body is sent slowly by __call__
+            return payload, None, headers
         if kind == "hang":
             # Never answer in time: the client's read timeout fires first.
             self.state.faults.released.wait(HANG_LIMIT)

@@ -331,6 +331,31 @@ def test_hang_holds_the_answer_until_reset(fake, organization):
     assert len(answers) == 1 and answers[0] >= 1.0
 
 
+def test_drip_feeds_an_answer_under_any_read_timeout_until_reset(fake):
+    import threading
+
+    fake.seed(OWN_ACCOUNT, "us-east-1", "opensearch", [valid("opensearch", "os-1")])
+    fake.corrupt("drip", "opensearch")
+    # Each read gets a byte well within 1 s: no read timeout ever fires.
+    patient = Config(read_timeout=1, retries={"mode": "standard", "total_max_attempts": 1})
+    outcome: list[object] = []
+
+    def ask() -> None:
+        try:
+            outcome.append(call(fake, "opensearch", config=patient))
+        except Exception as exc:  # what it was is the assertion
+            outcome.append(exc)
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    time.sleep(2.5)
+    assert outcome == []  # still receiving, 2.5 read timeouts later
+    fake.reset()  # the rest at once: a whole, valid answer
+    thread.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], dict), outcome
+    assert [r["ReservedInstanceId"] for r in outcome[0]["ReservedInstances"]] == ["os-1"]
+
+
 def test_endless_token_malformation_pages_forever(fake):
     fake.seed(OWN_ACCOUNT, "us-east-1", "memorydb", [valid("memorydb", "r-1")])
     fake.malform(OWN_ACCOUNT, "us-east-1", "memorydb", "endless_token")
