@@ -22,7 +22,13 @@ from botocore.exceptions import NoCredentialsError
 from exporter.account_metadata import NO_META, OrganizationMetadata
 from exporter.accounts import AccountDirectory, DiscoveryMemory
 from exporter.aws import AccountSession, ClientFactory, home_region
-from exporter.aws.errors import deadline, describe_error, failure_reason, frames
+from exporter.aws.errors import (
+    DeadlineExceeded,
+    deadline,
+    describe_error,
+    failure_reason,
+    frames,
+)
 from exporter.aws.partitions import DEFAULT_PARTITION
 from exporter.collector import account_line
 from exporter.costexplorer.merge import Overlay
@@ -45,6 +51,11 @@ log = logging.getLogger(__name__)
 TARGET_DEADLINE = 90.0
 # Resolving accounts (own identity, profiles, Organizations ListAccounts).
 DIRECTORY_DEADLINE = 90.0
+# A task still running this long after its deadline (an answer dripping in
+# faster than a read timeout fires) is abandoned: its target fails with reason
+# "timeout" and the cycle goes on without it. Until it ends, its target is not
+# asked again.
+ABANDON_AFTER = 30.0
 # /readyz turns ready when the first cycle ends, or this long after it began.
 READY_AFTER = 60.0
 
@@ -74,50 +85,111 @@ class Work:
     overlay: Overlay | None = None  # Cost Explorer's rows: utilization, source
 
 
+@dataclass(eq=False)
+class _Task:
+    fn: Callable[[], None]
+    limit: float | None  # seconds it may run before the pool stops waiting for it
+    on_abandon: Callable[[], None] | None
+    started: float = 0.0
+    abandoned: bool = False
+
+
 class WorkerPool:
-    """A fixed set of daemon threads draining a queue of callables."""
+    """A set of daemon threads draining a queue of tasks.
+
+    A task that runs past its ``limit`` (an answer dripping in faster than any
+    read timeout fires, say) is abandoned: ``wait`` stops waiting for it,
+    calls its ``on_abandon`` and starts a thread in its place, so one stuck
+    task never holds a cycle nor keeps a worker. Its own thread ends when the
+    task does.
+    """
 
     def __init__(self, size: int, name: str = "refresh") -> None:
-        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._queue: queue.Queue[_Task | None] = queue.Queue()
         self._pending = 0
         self._cond = threading.Condition()
-        self._threads = [
-            threading.Thread(target=self._loop, name=f"{name}-{i}", daemon=True)
-            for i in range(size)
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._running: list[_Task] = []
+        self._name = name
+        self._started = 0
+        self._live = 0
+        for _ in range(size):
+            self._spawn()
 
-    def submit(self, fn: Callable[[], None]) -> None:
+    def _spawn(self) -> None:
+        with self._cond:
+            self._live += 1
+            self._started += 1
+            name = f"{self._name}-{self._started - 1}"
+        threading.Thread(target=self._loop, name=name, daemon=True).start()
+
+    def submit(
+        self,
+        fn: Callable[[], None],
+        limit: float | None = None,
+        on_abandon: Callable[[], None] | None = None,
+    ) -> None:
         with self._cond:
             self._pending += 1
-        self._queue.put(fn)
+        self._queue.put(_Task(fn, limit, on_abandon))
 
     def _loop(self) -> None:
         while True:
-            fn = self._queue.get()
-            if fn is None:
-                return
+            task = self._queue.get()
+            if task is None:
+                break
+            with self._cond:
+                task.started = time.monotonic()
+                self._running.append(task)
             try:
-                fn()
+                task.fn()
             except Exception as exc:  # a task must never kill a worker
                 log.error("refresh task crashed: %s%s", describe_error(exc), frames(exc))
-            finally:
-                with self._cond:
-                    self._pending -= 1
-                    self._cond.notify_all()
+            with self._cond:
+                self._running.remove(task)
+                if task.abandoned:  # another thread took this one's place
+                    break
+                self._pending -= 1
+                self._cond.notify_all()
+        with self._cond:
+            self._live -= 1
 
     def wait(self, stop: threading.Event) -> bool:
-        """Block until all submitted work is done (True) or ``stop`` is set (False)."""
-        with self._cond:
-            while self._pending:
+        """Block until all submitted work is done or abandoned (True) or ``stop``
+        is set (False)."""
+        while True:
+            with self._cond:
+                if not self._pending:
+                    return True
                 if stop.is_set():
                     return False
-                self._cond.wait(timeout=0.2)
-        return True
+                late = self._overdue(time.monotonic())
+                if not late:
+                    self._cond.wait(timeout=0.2)
+                    continue
+            for task in late:
+                self._spawn()
+                if task.on_abandon is not None:
+                    try:
+                        task.on_abandon()
+                    except Exception as exc:
+                        log.error("abandon failed: %s%s", describe_error(exc), frames(exc))
+
+    def _overdue(self, now: float) -> list[_Task]:
+        """Running tasks past their limit, marked abandoned (caller holds the lock)."""
+        late = [
+            t
+            for t in self._running
+            if not t.abandoned and t.limit is not None and now - t.started > t.limit
+        ]
+        for task in late:
+            task.abandoned = True
+            self._pending -= 1
+        return late
 
     def close(self) -> None:
-        for _ in self._threads:
+        with self._cond:
+            live = self._live
+        for _ in range(live):
             self._queue.put(None)
 
 
@@ -153,6 +225,9 @@ class Refresher:
         self._config_lock = threading.Lock()
         self._pool: WorkerPool | None = None
         self._pool_size = 0
+        # Targets and accounts whose abandoned task still runs (see ABANDON_AFTER).
+        self._stuck: set[tuple[str, object]] = set()
+        self._stuck_lock = threading.Lock()
         self.limiter = KeyedRateLimiter()
         self.set_config(config)
 
@@ -200,6 +275,8 @@ class Refresher:
             with seen_lock:
                 seen.update(targets)
 
+        cycle_over = threading.Event()  # an abandoned planning task submits nothing late
+
         def plan_account(account: Account) -> None:
             account_tags = self._account_metadata(account, directory, config)
             try:
@@ -207,6 +284,8 @@ class Refresher:
                     session, regions = self._reach(account, directory)
             except Exception as exc:
                 self._unreachable(account, exc, plan)
+                return
+            if cycle_over.is_set():
                 return
             works = [
                 Work(
@@ -223,13 +302,28 @@ class Refresher:
             ]
             plan([w.target for w in works])
             for work in works:
-                pool.submit(lambda w=work: self._refresh(w, config.expired_lookback))
+                self._guarded(
+                    pool,
+                    ("target", work.target),
+                    lambda w=work: self._refresh(w, config.expired_lookback),
+                    TARGET_DEADLINE + ABANDON_AFTER,
+                    lambda exc, w=work: self._fail(w.target, exc, self.clock(), 0.0),
+                )
 
         for account in accounts:
-            pool.submit(lambda a=account: plan_account(a))
+            self._guarded(
+                pool,
+                ("account", account.name),
+                lambda a=account: plan_account(a),
+                # its metadata read and its AssumeRole each have a deadline
+                2 * TARGET_DEADLINE + ABANDON_AFTER,
+                lambda exc, a=account: self._unreachable(a, exc, plan),
+            )
         for problem in problems:  # unreachable before its id is known: still visible
             self._unreachable(problem.account, problem.error, plan)
-        if not pool.wait(stop):
+        finished = pool.wait(stop)
+        cycle_over.set()
+        if not finished:
             return False
         if overlay is not None:
             seen.update(self._cost_explorer_only(overlay, accounts, seen, config))
@@ -451,6 +545,41 @@ class Refresher:
 
     def _unknown_state(self, service: str, state: str) -> None:
         self.telemetry.unknown_states.labels(service, state).inc()
+
+    def _guarded(
+        self,
+        pool: WorkerPool,
+        key: tuple[str, object],
+        fn: Callable[[], None],
+        limit: float,
+        fail: Callable[[BaseException], None],
+    ) -> None:
+        """Submit ``fn``; if it overruns ``limit`` the cycle goes on without it
+        (``fail`` says why), and until it ends, ``key`` (its target or account)
+        is not asked again but fails at once."""
+        with self._stuck_lock:
+            stuck = key in self._stuck
+        if stuck:
+            fail(DeadlineExceeded("its request of an earlier cycle is still unanswered"))
+            return
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                fn()
+            finally:
+                with self._stuck_lock:
+                    done.set()
+                    self._stuck.discard(key)
+
+        def abandon() -> None:
+            with self._stuck_lock:
+                if done.is_set():
+                    return  # it ended meanwhile
+                self._stuck.add(key)
+            fail(DeadlineExceeded(f"no answer {limit:.0f} s in; the cycle goes on without it"))
+
+        pool.submit(run, limit=limit, on_abandon=abandon)
 
     def _pool_for(self, size: int) -> WorkerPool:
         if self._pool is None or self._pool_size != size:

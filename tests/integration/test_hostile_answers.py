@@ -229,6 +229,61 @@ def test_a_hung_assume_role_does_not_hold_the_cycle(fake_env, logs, monkeypatch)
     }
 
 
+def test_a_dripped_listing_is_abandoned_and_not_asked_again_while_it_runs(
+    fake_env, logs, monkeypatch
+) -> None:
+    seed(fake_env)
+    monkeypatch.setattr(refresher_module, "TARGET_DEADLINE", 2.0)
+    monkeypatch.setattr(refresher_module, "ABANDON_AFTER", 1.0)
+    h = Harness(CONFIG)
+    first = h.cycle()
+    fake_env.corrupt("drip", "rds", "DescribeReservedDBInstances", account_id=PROD)
+    fake_env.reset_calls()
+    started = time.monotonic()
+    samples = h.cycle()
+    took = time.monotonic() - started
+    # A byte every 0.2 s beats every read timeout: only abandoning ends it.
+    assert took < 8, took
+    only_failed(samples, "rds", "timeout")
+    assert reservation_ids(samples) == reservation_ids(first)  # its last good data stays
+    assert "the cycle goes on without it" in logs.getvalue()
+    # Still dripping: the next cycle fails it at once and sends no second request.
+    samples = h.cycle()
+    assert failed_targets(samples) == {("production", "us-east-1", "rds")}
+    assert errors_by_reason(samples) == {("production", "rds", "timeout"): 2.0}
+    assert len(fake_env.calls(account_id=PROD, service="rds")) == 1
+    assert "still unanswered" in logs.getvalue()
+    fake_env.reset()  # the rest of the answer comes at once; the stuck task ends
+    seed(fake_env)
+    deadline = time.monotonic() + 10
+    while h.refresher._stuck:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert set(by_target(h.cycle(), "aws_reservation_refresh_success").values()) == {1.0}
+
+
+def test_a_dripped_assume_role_fails_its_account_within_the_bound(
+    fake_env, logs, monkeypatch
+) -> None:
+    seed(fake_env)
+    monkeypatch.setattr(refresher_module, "TARGET_DEADLINE", 2.0)
+    monkeypatch.setattr(refresher_module, "ABANDON_AFTER", 1.0)
+    h = Harness(CONFIG)
+    fake_env.corrupt("drip", "sts", "AssumeRole")
+    started = time.monotonic()
+    samples = h.cycle()
+    took = time.monotonic() - started
+    fake_env.reset()
+    assert took < 10, took  # 2 x 2 s + 1 s to abandon, not the minutes the drip lasts
+    assert failed_targets(samples) == {
+        ("production", region_of(service), service) for service in SERVICES
+    }
+    success = by_target(samples, "aws_reservation_refresh_success")
+    assert {t for t, v in success.items() if v == 1.0} == {
+        ("payer", region_of(service), service) for service in SERVICES
+    }
+
+
 # --- Organizations ---------------------------------------------------------------
 
 ORG_CONFIG = {

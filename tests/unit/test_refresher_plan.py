@@ -151,3 +151,25 @@ def test_waiting_on_the_pool_gives_up_when_stopped() -> None:
     release.set()
     assert pool.wait(threading.Event())
     pool.close()
+
+
+def test_worker_pool_abandons_an_overrunning_task_and_keeps_its_capacity() -> None:
+    import threading
+    import time
+
+    from exporter.refresher import WorkerPool
+
+    pool = WorkerPool(1)
+    release, abandoned, ran = threading.Event(), [], []
+    pool.submit(lambda: release.wait(30), limit=0.3, on_abandon=lambda: abandoned.append(1))
+    pool.submit(lambda: ran.append("next"), limit=5)
+    started = time.monotonic()
+    assert pool.wait(threading.Event())
+    assert time.monotonic() - started < 3
+    assert abandoned == [1]
+    # The one worker was stuck: a thread took its place and ran the next task.
+    assert ran == ["next"]
+    release.set()
+    pool.submit(lambda: ran.append("after"))
+    assert pool.wait(threading.Event()) and ran == ["next", "after"]
+    pool.close()
