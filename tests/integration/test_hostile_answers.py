@@ -229,13 +229,19 @@ def test_a_hung_assume_role_does_not_hold_the_cycle(fake_env, logs, monkeypatch)
     }
 
 
-def test_a_dripped_listing_is_abandoned_and_not_asked_again_while_it_runs(
-    fake_env, logs, monkeypatch
-) -> None:
+@pytest.fixture
+def abandoning(fake_env, monkeypatch) -> Harness:
+    """The seeded pair of accounts, with a 2 s deadline and abandoning 1 s after it."""
     seed(fake_env)
     monkeypatch.setattr(refresher_module, "TARGET_DEADLINE", 2.0)
     monkeypatch.setattr(refresher_module, "ABANDON_AFTER", 1.0)
-    h = Harness(CONFIG)
+    return Harness(CONFIG)
+
+
+def test_a_dripped_listing_is_abandoned_and_not_asked_again_while_it_runs(
+    fake_env, logs, abandoning
+) -> None:
+    h = abandoning
     first = h.cycle()
     fake_env.corrupt("drip", "rds", "DescribeReservedDBInstances", account_id=PROD)
     fake_env.reset_calls()
@@ -263,12 +269,9 @@ def test_a_dripped_listing_is_abandoned_and_not_asked_again_while_it_runs(
 
 
 def test_a_dripped_assume_role_fails_its_account_within_the_bound(
-    fake_env, logs, monkeypatch
+    fake_env, logs, abandoning
 ) -> None:
-    seed(fake_env)
-    monkeypatch.setattr(refresher_module, "TARGET_DEADLINE", 2.0)
-    monkeypatch.setattr(refresher_module, "ABANDON_AFTER", 1.0)
-    h = Harness(CONFIG)
+    h = abandoning
     fake_env.corrupt("drip", "sts", "AssumeRole")
     started = time.monotonic()
     samples = h.cycle()
