@@ -307,7 +307,7 @@ class Refresher:
                     ("target", work.target),
                     lambda w=work: self._refresh(w, config.expired_lookback),
                     TARGET_DEADLINE + ABANDON_AFTER,
-                    lambda exc, w=work: self._fail(w.target, exc, self.clock(), 0.0),
+                    lambda exc, took, w=work: self._fail(w.target, exc, self.clock(), took),
                 )
 
         for account in accounts:
@@ -317,7 +317,7 @@ class Refresher:
                 lambda a=account: plan_account(a),
                 # its metadata read and its AssumeRole each have a deadline
                 2 * TARGET_DEADLINE + ABANDON_AFTER,
-                lambda exc, a=account: self._unreachable(a, exc, plan),
+                lambda exc, took, a=account: self._unreachable(a, exc, plan),
             )
         for problem in problems:  # unreachable before its id is known: still visible
             self._unreachable(problem.account, problem.error, plan)
@@ -552,15 +552,15 @@ class Refresher:
         key: tuple[str, object],
         fn: Callable[[], None],
         limit: float,
-        fail: Callable[[BaseException], None],
+        fail: Callable[[BaseException, float], None],
     ) -> None:
         """Submit ``fn``; if it overruns ``limit`` the cycle goes on without it
-        (``fail`` says why), and until it ends, ``key`` (its target or account)
-        is not asked again but fails at once."""
+        (``fail`` gets why and the seconds spent), and until it ends, ``key``
+        (its target or account) is not asked again but fails at once."""
         with self._stuck_lock:
             stuck = key in self._stuck
         if stuck:
-            fail(DeadlineExceeded("its request of an earlier cycle is still unanswered"))
+            fail(DeadlineExceeded("its request of an earlier cycle is still unanswered"), 0.0)
             return
         done = threading.Event()
 
@@ -577,7 +577,8 @@ class Refresher:
                 if done.is_set():
                     return  # it ended meanwhile
                 self._stuck.add(key)
-            fail(DeadlineExceeded(f"no answer {limit:.0f} s in; the cycle goes on without it"))
+            late = DeadlineExceeded(f"no answer {limit:.0f} s in; the cycle goes on without it")
+            fail(late, limit)
 
         pool.submit(run, limit=limit, on_abandon=abandon)
 

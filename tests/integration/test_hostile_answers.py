@@ -254,6 +254,9 @@ def test_a_dripped_listing_is_abandoned_and_not_asked_again_while_it_runs(
     assert took < 15, took
     only_failed(samples, "rds", "timeout")
     assert reservation_ids(samples) == reservation_ids(first)  # its last good data stays
+    # It ran the whole limit (deadline + abandon), and says so.
+    duration = by_target(samples, "aws_reservation_refresh_duration_seconds")
+    assert duration[("production", "us-east-1", "rds")] == 7.0
     assert "the cycle goes on without it" in logs.getvalue()
     # Still dripping: the next cycle fails it at once and sends no second request.
     samples = h.cycle()
