@@ -261,16 +261,9 @@ def exporter_config(kind: str, accounts: int, concurrency: int) -> Any:
 
 
 def child(args: argparse.Namespace) -> None:
-    from exporter.aws import ClientFactory
-    from exporter.refresher import Refresher
-    from exporter.store import SnapshotStore
-    from exporter.telemetry import Telemetry
+    from bench.refresh import built_refresher
 
-    config = exporter_config(args.child, args.accounts, args.concurrency)
-    telemetry = Telemetry()
-    store = SnapshotStore()
-    factory = ClientFactory(concurrency=config.concurrency, on_session=telemetry.hook_session)
-    refresher = Refresher(config, factory=factory, store=store, telemetry=telemetry)
+    refresher, store = built_refresher(exporter_config(args.child, args.accounts, args.concurrency))
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     refresher.run_cycle()
     seconds = time.perf_counter() - t0

@@ -143,18 +143,22 @@ def exporter_config(accounts: int, concurrency: int) -> Any:
     )
 
 
-def child_exporter(args: argparse.Namespace) -> None:
-    """(a) Two Refresher.run_cycle calls, built the way exporter.app builds them."""
+def built_refresher(config: Any) -> tuple[Any, Any]:
+    """(Refresher, its SnapshotStore), built the way exporter.app builds them."""
     from exporter.aws import ClientFactory
     from exporter.refresher import Refresher
     from exporter.store import SnapshotStore
     from exporter.telemetry import Telemetry
 
-    config = exporter_config(args.accounts, args.concurrency)
     telemetry = Telemetry()
     store = SnapshotStore()
     factory = ClientFactory(concurrency=config.concurrency, on_session=telemetry.hook_session)
-    refresher = Refresher(config, factory=factory, store=store, telemetry=telemetry)
+    return Refresher(config, factory=factory, store=store, telemetry=telemetry), store
+
+
+def child_exporter(args: argparse.Namespace) -> None:
+    """(a) Two Refresher.run_cycle calls."""
+    refresher, store = built_refresher(exporter_config(args.accounts, args.concurrency))
     idle = rss_mb()
     for cycle in (1, 2):
         cpu0, t0 = cpu_seconds(), time.perf_counter()
